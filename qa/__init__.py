@@ -1,0 +1,1 @@
+"""Answers questions about the Changning District city-management plan, citing the exact clause."""

