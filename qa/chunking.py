@@ -20,7 +20,21 @@ __all__ = ["Chunk", "chunk_document", "chunk_collection", "citation_label", "CHI
 
 # Sentence ends come first so a heading stays with the sentence after it instead of becoming a
 # piece of its own; the source writes ASCII punctuation (",", ";", "?") as often as full-width.
-CHINESE_SEPARATORS = ["。", "\n\n", "\n", ";", ";", "!", "!", "?", "?", ",", ",", "、", ""]
+CHINESE_SEPARATORS = [
+    "。",
+    "\n\n",
+    "\n",
+    "\uff1b",
+    ";",
+    "\uff01",
+    "!",
+    "\uff1f",
+    "?",
+    "\uff0c",
+    ",",
+    "、",
+    "",
+]
 
 
 _MIN_PIECE = 40

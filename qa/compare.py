@@ -1,0 +1,287 @@
+"""Draft versus final plan: which task became which, what changed in it, and why.
+
+Tasks are paired by content, not by number: the final plan inserts a task (29), merges two
+(draft 30 and 31) and moves the digital-governance tasks, so numbers stop lining up after 28.
+Reasons come from the participation report's own numbered items, quoted exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from qa.documents import Collection, Document
+from qa.structure import Clause, parse_clauses
+
+__all__ = [
+    "TaskPair",
+    "DiffSpan",
+    "TaskChange",
+    "align_tasks",
+    "pair_texts",
+    "diff_task",
+    "version_note",
+    "change_reason",
+    "plan_changes",
+]
+
+# The final plan renamed these lead units; the same office is responsible, so this is no change.
+_RENAMED_UNITS = {"区建管委": "区建设管理委", "区文旅局": "区文化旅游局"}
+# Measured on the two plans: true counterparts score 0.69 or more, unrelated tasks 0.33 or less.
+_MATCH = 0.5
+# Two phrases in the same spot of a changed passage are shown as one rewording above this ratio.
+_RESEMBLE = 0.5
+_MAX_QUOTED = 3
+_QUOTE_CHARS = 50
+# A phrase runs to the next Chinese or ASCII clause mark; the mark stays with it, so the phrases
+# of a text always concatenate back to the text.
+_PHRASE = re.compile(r"[^,。;、,;!?!?\n]*[,。;、,;!?!?\n]?")
+_MARKS = re.compile(r"[\s,。;、,;!?!?:]")
+_NUMBER = re.compile(r"\d+\.")
+_LEAD = re.compile(r"\(牵头单位:[^)]*\)\s*$")
+_HEADING_NUMBER = re.compile(r"\(?[一二三四五六七八九十]+[)、]")
+_REPORT_ITEM = re.compile(r"(?m)^\d+、([^\n]*?)[;。 \t]*$")
+
+
+@dataclass(frozen=True)
+class TaskPair:
+    """One row of the alignment. For "merged", ``draft`` is the first of ``draft_merged``."""
+
+    draft: int | None
+    final: int | None
+    status: str  # "same", "changed", "renumbered", "added", "removed" or "merged"
+    similarity: float
+    text_changed: bool = False
+    draft_merged: tuple[int, ...] = ()
+    draft_title: str = ""
+    final_title: str = ""
+    section: str = ""  # the final plan's section (the draft's for a removed task), unnumbered
+
+
+@dataclass(frozen=True)
+class DiffSpan:
+    op: str  # "equal", "added" (final only), "removed" (draft only) or "reworded"
+    draft: str
+    final: str
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """One row of the comparison tab: a task that is not the same in both versions."""
+
+    pair: TaskPair
+    summary: str
+    reasons: tuple[str, ...]  # the participation report's own items, most specific first
+
+    @property
+    def reason(self) -> str | None:
+        return self.reasons[0] if self.reasons else None
+
+
+def _tasks(doc: Document) -> dict[int, Clause]:
+    return {int(c.clause): c for c in parse_clauses(doc) if c.kind == "task"}
+
+
+def _text(doc: Document, clause: Clause) -> str:
+    """The task as written, without its number (which is not content)."""
+    return _NUMBER.sub("", doc.text[clause.start : clause.end], count=1)
+
+
+def _rest(doc: Document, clause: Clause) -> str:
+    """The task's sentences after its title, without the lead units (compared separately)."""
+    return _LEAD.sub("", _text(doc, clause))[len(clause.title) + 1 :]
+
+
+def _ratio(a: str, b: str) -> float:
+    # autojunk would discard common Chinese characters as "popular" in texts over 200 characters
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _similarity(d_title: str, d_body: str, f_title: str, f_body: str) -> float:
+    # Overlap relative to the shorter body, so a task that lost or gained whole sentences
+    # (draft 10) still scores as itself; titles alone mislead (draft 28, draft 34 were retitled).
+    blocks = SequenceMatcher(None, d_body, f_body, autojunk=False).get_matching_blocks()
+    overlap = sum(b.size for b in blocks) / max(1, min(len(d_body), len(f_body)))
+    return 0.3 * _ratio(d_title, f_title) + 0.7 * overlap
+
+
+def _same(a: str, b: str) -> bool:
+    for old, new in _RENAMED_UNITS.items():
+        a = a.replace(old, new)
+    return re.sub(r"\s", "", a) == re.sub(r"\s", "", b)
+
+
+def align_tasks(draft: Document, final: Document) -> list[TaskPair]:
+    """Pair every draft task with its final counterpart by title and body similarity.
+
+    Pairs are taken best first, one to one; a draft task left over whose best counterpart is
+    already taken was folded into it, and that final task becomes one "merged" pair listing
+    every draft task in ``draft_merged``. Ordered by final number, a removed task placed after
+    the final task its draft predecessor became.
+    """
+    dc, fc = _tasks(draft), _tasks(final)
+    d_body = {n: _LEAD.sub("", _text(draft, c)) for n, c in dc.items()}
+    f_body = {n: _LEAD.sub("", _text(final, c)) for n, c in fc.items()}
+    score = {(d, f): _similarity(dc[d].title, d_body[d], fc[f].title, f_body[f]) for d in dc for f in fc}
+    match: dict[int, int] = {}
+    for (d, f), s in sorted(score.items(), key=lambda kv: -kv[1]):
+        if s >= _MATCH and d not in match and f not in match.values():
+            match[d] = f
+    for d in dc:
+        best = max(fc, key=lambda f: score[d, f])
+        if d not in match and score[d, best] >= _MATCH:
+            match[d] = best
+    pairs: list[tuple[float, TaskPair]] = []
+    for f, drafts in [(f, tuple(d for d in dc if match.get(d) == f)) for f in fc]:
+        ftitle, section = fc[f].title, _HEADING_NUMBER.sub("", fc[f].section, count=1)
+        if not drafts:
+            pair = TaskPair(None, f, "added", 0.0, True, (), "", ftitle, section)
+        elif len(drafts) > 1:
+            sim = _similarity("", "".join(d_body[d] for d in drafts), "", f_body[f])
+            pair = TaskPair(drafts[0], f, "merged", sim, True, drafts, dc[drafts[0]].title, ftitle, section)
+        else:
+            d = drafts[0]
+            changed = not _same(_text(draft, dc[d]), _text(final, fc[f]))
+            status = "renumbered" if d != f else "changed" if changed else "same"
+            pair = TaskPair(d, f, status, score[d, f], changed, (), dc[d].title, ftitle, section)
+        pairs.append((f, pair))
+    for d in [d for d in dc if d not in match]:
+        after = max((f for n, f in match.items() if n < d), default=0) + 0.5
+        section = _HEADING_NUMBER.sub("", dc[d].section, count=1)
+        pairs.append((after, TaskPair(d, None, "removed", 0.0, True, (), dc[d].title, "", section)))
+    return [pair for _, pair in sorted(pairs, key=lambda kp: kp[0])]
+
+
+def pair_texts(pair: TaskPair, draft: Document, final: Document) -> tuple[str, str]:
+    """The draft and final task texts of a pair (merged draft tasks one per line), for diff_task."""
+    dc, fc = _tasks(draft), _tasks(final)
+    drafts = pair.draft_merged or ((pair.draft,) if pair.draft else ())
+    return "\n".join(_text(draft, dc[n]) for n in drafts), _text(final, fc[pair.final]) if pair.final else ""
+
+
+def _pair_up(a: list[str], b: list[str]) -> list[DiffSpan]:
+    """Align the phrases of a replaced passage in order.
+
+    A phrase that still resembles one on the other side is a rewording of it; what lies between
+    two such pairs is one span, so a dropped sentence stays whole and a sentence put in place of
+    another reads as one rewording.
+    """
+    pairs, j = [], 0
+    for i, x in enumerate(a):
+        k = next((k for k in range(j, len(b)) if _ratio(x, b[k]) >= _RESEMBLE), None)
+        if k is not None:
+            pairs.append((i, k))
+            j = k + 1
+    spans, i, j = [], 0, 0
+    for pi, pk in [*pairs, (len(a), len(b))]:
+        old, new = "".join(a[i:pi]), "".join(b[j:pk])
+        if old or new:
+            spans.append(DiffSpan("reworded" if old and new else "removed" if old else "added", old, new))
+        if pi < len(a):
+            spans.append(DiffSpan("reworded", a[pi], b[pk]))
+        i, j = pi + 1, pk + 1
+    return spans
+
+
+def diff_task(draft_text: str, final_text: str) -> list[DiffSpan]:
+    """Phrase-level changes between two task texts; the spans' sides concatenate to the texts."""
+    old, new = [p for p in _PHRASE.findall(draft_text) if p], [p for p in _PHRASE.findall(final_text) if p]
+    spans: list[DiffSpan] = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if op == "equal":
+            spans.append(DiffSpan("equal", "".join(old[i1:i2]), "".join(new[j1:j2])))
+        else:
+            spans.extend(_pair_up(old[i1:i2], new[j1:j2]))
+    return spans
+
+
+def _q(text: str) -> str:
+    text = text.strip().strip(",。;、,;")
+    return f'"{text[:_QUOTE_CHARS]}…"' if len(text) > _QUOTE_CHARS else f'"{text}"'
+
+
+def _changes(spans: list[DiffSpan]) -> list[str]:
+    """Describe the spans a reader would notice: not punctuation, not a phrase that only moved."""
+    out = []
+    for k, s in enumerate(spans):
+        others = spans[:k] + spans[k + 1 :]
+        d, f = _MARKS.sub("", s.draft), _MARKS.sub("", s.final)
+        gone = d != f and bool(d) and d not in _MARKS.sub("", "".join(o.final for o in others))
+        new = d != f and bool(f) and f not in _MARKS.sub("", "".join(o.draft for o in others))
+        if gone and new:
+            out.append(f"草案为{_q(s.draft)},正式版改为{_q(s.final)}")
+        elif gone:
+            sentence = "一句" if s.draft.rstrip().endswith(("。", ";")) else ""
+            out.append(f"草案中{_q(s.draft)}{sentence}在正式版中已删除")
+        elif new:
+            out.append(f"正式版新增{_q(s.final)}")
+    return out
+
+
+def version_note(pair: TaskPair, draft: Document, final: Document) -> str | None:
+    """How the final plan differs from the draft for this task, in the plans' own words."""
+    if pair.status == "same":
+        return None
+    if pair.final is None:
+        return f'草案第{pair.draft}项"{pair.draft_title}"在正式版中已删除。'
+    fcl = _tasks(final)[pair.final]
+    if pair.draft is None:
+        note = "正式版新增此项,草案中没有对应任务"
+        # a new task may lift a sentence from the draft's other parts (final 36 from 保障措施)
+        known = [
+            s for s in re.findall(r"[^。]+。", _rest(final, fcl)) if len(s) >= 10 and s[:-1] in draft.text
+        ]
+        return note + (f";其中{_q(known[0])}一句在草案的其他部分已有。" if known else "。")
+    dcl = [_tasks(draft)[n] for n in pair.draft_merged or (pair.draft,)]
+    head = ""
+    if pair.status == "merged":
+        merged = "和".join(f'第{c.clause}项"{c.title}"' for c in dcl)
+        head = f"正式版第{pair.final}项由草案{merged}合并而成。"
+    elif pair.status == "renumbered":
+        head = f"草案第{pair.draft}项,正式版为第{pair.final}项。"
+    changes = (
+        [f'标题由"{dcl[0].title}"改为"{fcl.title}"'] if len(dcl) == 1 and dcl[0].title != fcl.title else []
+    )
+    changes += _changes(diff_task("".join(_rest(draft, c) for c in dcl), _rest(final, fcl)))
+    shown = changes[:_MAX_QUOTED]
+    if len(changes) > _MAX_QUOTED:
+        shown[-1] += f"等{len(changes)}处改动"
+    old, new = (
+        list(dict.fromkeys(_RENAMED_UNITS.get(u, u) for c in cs for u in c.lead_units)) for cs in (dcl, [fcl])
+    )
+    if added := [u for u in new if u not in old]:
+        shown.append("牵头单位增加" + "、".join(added))
+    if dropped := [u for u in old if u not in new]:
+        shown.append("牵头单位不再包括" + "、".join(dropped))
+    if not shown:
+        return head + ("内容未变。" if head else "内容未变,仅调整了格式或牵头单位的排列顺序。")
+    return head + ";".join(shown) + "。"
+
+
+def _reasons(pair: TaskPair, report: Document) -> tuple[str, ...]:
+    # An item names a task by its title ("增设“深化电动自行车安全监管”任务") or a whole section by
+    # a phrase of its heading ("强化场景实战应用"); a named task comes before its section.
+    if pair.status == "same":
+        return ()
+    items = [m.group(1) for m in _REPORT_ITEM.finditer(report.text)]
+    titles = [t for t in (pair.final_title, pair.draft_title) if t]
+    phrases = [p for p in re.split(r"[,,]", pair.section) if p]
+    named = [i for i in items if any(t in i for t in titles)]
+    return tuple(named + [i for i in items if i not in named and any(p in i for p in phrases)])
+
+
+def change_reason(pair: TaskPair, report: Document) -> str | None:
+    """The participation report's item that explains this change, exactly as written, if any."""
+    return next(iter(_reasons(pair, report)), None)
+
+
+def plan_changes(collection: Collection) -> list[TaskChange]:
+    """Every task added, removed, renumbered, merged or changed, in final-plan order."""
+    draft, final = collection.get("plan-draft"), collection.get("plan-final")
+    report = collection.get("participation-report")
+    return [
+        TaskChange(p, version_note(p, draft, final) or "", _reasons(p, report))
+        for p in align_tasks(draft, final)
+        if p.status != "same"
+    ]
