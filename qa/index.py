@@ -1,0 +1,284 @@
+"""The index on disk: FAISS over chunk and sentence vectors, BM25 over jieba words, and a manifest.
+
+An index is a folder of named files plus ``manifest.json`` recording the format version, the
+embedder id and dimension, a hash of the corpus and lexicon, the chunking settings and a SHA-256
+of every file. It is used only while all of these match; otherwise it is rebuilt. A build is
+written to a temporary folder beside the target and renamed into place, so an interrupted build
+never leaves a half index that gets used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from qa.chunking import Chunk, chunk_collection
+from qa.documents import Collection
+from qa.embedders import Embedder
+from qa.errors import IndexError_
+from qa.settings import Settings
+from qa.tokens import Tokenizer
+
+__all__ = ["Index", "Sentence", "ensure_index", "build_index", "load_index", "corpus_hash", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+_FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy")
+# Sentence ends, as the plan writes them; a sentence keeps its closing mark.
+_SENTENCE = re.compile(r"[^。;;!!??\n]*(?:[。;;!!??]|$)")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    chunk: int  # position of its chunk in Index.chunks
+    start: int  # offsets into the chunk's text
+    end: int
+
+
+@dataclass
+class Index:
+    chunks: list[Chunk]
+    dense: faiss.Index
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray
+    bm25: bm25s.BM25
+    manifest: dict[str, object]
+    path: Path
+
+    def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the query to every chunk, in chunk order."""
+        # Normalised vectors + IndexFlatIP = cosine; asking for every chunk gives a full score vector.
+        scores, ids = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), self.dense.ntotal)
+        out = np.empty(self.dense.ntotal, dtype=np.float32)
+        out[ids[0]] = scores[0]
+        return out
+
+    def bm25_scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every chunk; zeros when no word of the question is in the index."""
+        known = [t for t in tokens if t in self.bm25.vocab_dict]
+        if not known:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``, stripped of surrounding whitespace."""
+    spans = []
+    for m in _SENTENCE.finditer(text):
+        s, e = m.span()
+        piece = text[s:e]
+        if piece.strip():
+            s += len(piece) - len(piece.lstrip())
+            e -= len(piece) - len(piece.rstrip())
+            spans.append((s, e))
+    return spans
+
+
+def passage_text(chunk: Chunk, collection: Collection) -> str:
+    """What the embedder reads for a chunk: its section or document title, then its text.
+
+    The context helps a question about 安全 find a task whose section is 构筑安全管理体系; the
+    stored chunk text, and so every offset, stays exactly the document's.
+    """
+    context = chunk.section or collection.get(chunk.doc_id).title
+    return f"{context}\n{chunk.text}"
+
+
+def corpus_hash(settings: Settings) -> str:
+    """SHA-256 of everything in the corpus and lexicon that shapes the index."""
+    digest = hashlib.sha256()
+    for path in sorted(settings.corpus_dir.glob("*.txt")) + sorted(settings.corpus_dir.glob("*.json")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    for path in sorted((settings.corpus_dir / "lexicon").glob("*")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def code_hash() -> str:
+    """SHA-256 of the modules that decide what goes into the index, so a change to chunking or
+    tokenising rebuilds it without anyone having to remember to bump FORMAT_VERSION."""
+    digest = hashlib.sha256()
+    for name in _INDEXING_MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
+
+
+_INDEXING_MODULES = ("structure.py", "chunking.py", "tokens.py", "index.py")
+
+
+def expected_manifest(settings: Settings, embedder: Embedder) -> dict[str, object]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedder": embedder.id,
+        "dim": embedder.dim,
+        "corpus_hash": corpus_hash(settings),
+        "code_hash": code_hash(),
+        "settings": settings.index_settings(),
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_index(
+    collection: Collection,
+    embedder: Embedder,
+    tokenizer: Tokenizer,
+    settings: Settings,
+    progress: bool = False,
+) -> Index:
+    """Embed and index every chunk and sentence, write it to a temporary folder, rename it into place.
+
+    Raises:
+        IndexError_: the index folder (or its parent) cannot be written.
+    """
+    target = settings.index_dir
+    chunks = chunk_collection(collection.documents, settings.chunk_size, settings.chunk_overlap)
+    sentences = [Sentence(i, s, e) for i, ch in enumerate(chunks) for s, e in split_sentences(ch.text)]
+    texts = [passage_text(ch, collection) for ch in chunks]
+    sentence_texts = [chunks[s.chunk].text[s.start : s.end] for s in sentences]
+    chunk_vecs = _embed_batches(embedder, texts, progress, "向量化条款")
+    sentence_vecs = _embed_batches(embedder, sentence_texts, progress, "向量化句子")
+    dense = faiss.IndexFlatIP(embedder.dim)
+    dense.add(chunk_vecs)
+    retriever = bm25s.BM25()
+    retriever.index([tokenizer.tokens(t) for t in texts], show_progress=False)
+
+    manifest = {**expected_manifest(settings, embedder), "n_chunks": len(chunks), "built_at": time.time()}
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _build_lock(target):
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+            try:
+                _write(tmp, chunks, dense, sentences, sentence_vecs, retriever, manifest)
+                _swap_into_place(tmp, target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as err:
+        raise IndexError_(
+            f"无法写入索引目录 {target}({err.strerror or err});请设置可写的 QA_INDEX_DIR 或使用 --index-dir。"
+        ) from err
+    return Index(chunks, dense, sentences, sentence_vecs, retriever, manifest, target)
+
+
+def _embed_batches(embedder: Embedder, texts: list[str], progress: bool, label: str) -> np.ndarray:
+    batch = 32
+    parts = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), desc=label, unit="段")
+    for i in range(0, len(texts), batch):
+        parts.append(embedder.embed_passages(texts[i : i + batch]))
+        if bar is not None:
+            bar.update(len(texts[i : i + batch]))
+    if bar is not None:
+        bar.close()
+    return np.ascontiguousarray(np.vstack(parts).astype(np.float32))
+
+
+def _write(
+    folder: Path,
+    chunks: list[Chunk],
+    dense: faiss.Index,
+    sentences: list[Sentence],
+    sentence_vecs: np.ndarray,
+    retriever: bm25s.BM25,
+    manifest: dict[str, object],
+) -> None:
+    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        for ch in chunks:
+            fh.write(json.dumps(ch.as_dict(), ensure_ascii=False) + "\n")
+    faiss.write_index(dense, str(folder / "chunks.faiss"))
+    (folder / "sentences.json").write_text(json.dumps([[s.chunk, s.start, s.end] for s in sentences]))
+    np.save(folder / "sentences.npy", sentence_vecs)
+    retriever.save(str(folder / "bm25"), show_progress=False)
+    files = {name: _sha256(folder / name) for name in _FILES}
+    files.update({f"bm25/{p.name}": _sha256(p) for p in sorted((folder / "bm25").iterdir())})
+    manifest = {**manifest, "files": files}
+    # The manifest is written last: a folder without one is never mistaken for an index.
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        os.rename(target, old)
+    os.rename(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _build_lock(target: Path) -> Iterator[None]:
+    """One build at a time per index folder, across processes."""
+    with open(target.parent / f".{target.name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def load_index(path: Path, expected: dict[str, object]) -> Index | None:
+    """The index in ``path`` if it is complete, undamaged and matches ``expected``; otherwise None."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        if any(manifest.get(key) != value for key, value in expected.items()):
+            return None
+        files = manifest.get("files", {})
+        if not files or any(_sha256(path / name) != digest for name, digest in files.items()):
+            return None
+        chunks = [
+            _chunk(json.loads(line))
+            for line in (path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+        dense = faiss.read_index(str(path / "chunks.faiss"))
+        sentences = [Sentence(*row) for row in json.loads((path / "sentences.json").read_text())]
+        sentence_vecs = np.load(path / "sentences.npy")
+        retriever = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        # Missing, truncated or corrupted files all mean the same thing: rebuild.
+        return None
+    if dense.ntotal != len(chunks) or len(sentence_vecs) != len(sentences):
+        return None
+    return Index(chunks, dense, sentences, sentence_vecs, retriever, manifest, path)
+
+
+def _chunk(d: dict) -> Chunk:
+    return Chunk(**{**d, "lead_units": tuple(d["lead_units"])})
+
+
+def ensure_index(
+    collection: Collection,
+    embedder: Embedder,
+    tokenizer: Tokenizer,
+    settings: Settings,
+    force: bool = False,
+    progress: bool = False,
+) -> tuple[Index, bool]:
+    """The index for these settings, loaded if it matches, built otherwise. Returns (index, built)."""
+    expected = expected_manifest(settings, embedder)
+    if not force:
+        index = load_index(settings.index_dir, expected)
+        if index is not None:
+            return index, False
+    return build_index(collection, embedder, tokenizer, settings, progress), True

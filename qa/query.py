@@ -1,0 +1,220 @@
+"""Understand a question before retrieval: clean it, then find what it asks for.
+
+Traditional characters become Simplified and full-width forms half-width (the corpus writes
+half-width punctuation), clause references go straight to their task, draft wording selects
+the draft, "who is responsible" favours lead units, and everyday words gain the plan's wording.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from qa.errors import InvalidQuestion
+
+__all__ = ["Query", "Lexicon", "load_lexicon", "normalise", "parse_query", "is_english"]
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+
+# Zero-width and bidi controls carry no meaning and can hide text; Cc/Cf characters go too.
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CLAUSE_ZH = re.compile(r"第\s*([0-9零〇一二两三四五六七八九十]+)\s*(?:项|条|个任务|号任务|点)")
+_CLAUSE_BARE = re.compile(r"(?<![0-9.%])([0-9]{1,2})\s*(?:项任务|号任务)")
+_CLAUSE_EN = re.compile(r"\b(?:task|item|clause|article|no\.?|number|#)\s*#?\s*([0-9]{1,2})\b", re.I)
+_DRAFT = re.compile(r"草案|征求意见稿|原来|原先|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b", re.I)
+_COMPARE = re.compile(
+    r"区别|不同|变化|改动|修改|差异|改了|还在吗|还有吗|还保留|保留吗|删了|删除|删掉|新增|新加|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
+    r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bremoved\b|\badded\b|\bdropped\b|\bstill\b",
+    re.I,
+)
+_WANTS_UNITS = re.compile(
+    r"谁负责|谁管|谁来管|归谁|找谁|哪个部门|哪些部门|哪个单位|哪些单位|牵头|负责单位|责任单位|主管部门"
+    r"|\bwho\b.*\b(?:responsible|charge|lead|handles?|manages?)\b|\blead units?\b|\bwhich (?:department|office|agency|unit)",
+    re.I,
+)
+_LISTS_TASKS = re.compile(
+    r"哪些任务|哪几项|哪些项|哪一项|哪项|负责什么|负责哪些|管哪些|牵头哪些|哪些工作|什么任务|\bwhich tasks\b",
+    re.I,
+)
+_ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    everyday: dict[str, tuple[str, ...]]
+    unit_aliases: dict[str, str]  # alias or canonical name -> canonical name
+    terms: tuple[str, ...]
+
+    def dictionary_words(self) -> list[str]:
+        """Words jieba must keep whole: the plan's terms, lead units and official wording."""
+        return [*self.terms, *self.unit_aliases, *(w for ws in self.everyday.values() for w in ws)]
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(lexicon_dir: Path) -> Lexicon:
+    """The lexicon data files in ``corpus/lexicon/``."""
+    everyday = json.loads((lexicon_dir / "everyday.json").read_text(encoding="utf-8"))["terms"]
+    units = json.loads((lexicon_dir / "units.json").read_text(encoding="utf-8"))["aliases"]
+    aliases: dict[str, str] = {}
+    for canonical, names in units.items():
+        aliases[canonical] = canonical
+        for name in names:
+            aliases[name] = canonical
+    terms = tuple(
+        t.strip() for t in (lexicon_dir / "terms.txt").read_text(encoding="utf-8").splitlines() if t.strip()
+    )
+    return Lexicon({k.lower(): tuple(v) for k, v in everyday.items()}, aliases, terms)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> object:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def normalise(text: str) -> str:
+    """Simplified characters, half-width forms, no control or zero-width characters, single spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE.sub("", text)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = _t2s().convert(text)  # type: ignore[attr-defined]
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def is_english(text: str) -> bool:
+    """More Latin words than Chinese characters: answer and explain in English."""
+    return len(_ENGLISH_WORD.findall(text)) * 2 > len(_CJK.findall(text))
+
+
+def _cn_number(token: str) -> int | None:
+    if token.isdigit():
+        return int(token)
+    if token == "十":
+        return 10
+    if "十" in token:
+        tens, _, ones = token.partition("十")
+        return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
+    if len(token) == 1 and token in _CN_DIGITS:
+        return _CN_DIGITS[token]
+    return None
+
+
+@dataclass(frozen=True)
+class Query:
+    raw: str
+    text: str
+    english: bool
+    clause: int | None = None
+    version: str | None = None  # "draft", "compare" or None (the final plan is the authority)
+    wants_units: bool = False
+    unit: str | None = None  # canonical lead unit the question names
+    lists_tasks: bool = False  # "区房管局负责哪些任务?": every task that unit leads
+    expansions: tuple[str, ...] = field(default=())
+
+    @property
+    def expanded(self) -> str:
+        """The question followed by the plan's wording for its everyday words."""
+        return " ".join((self.text, *self.expansions))
+
+
+def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = None) -> Query:
+    """Validate and understand a question.
+
+    Raises:
+        InvalidQuestion: not text, empty, longer than ``max_chars``, or without a single letter,
+            digit or Chinese character; the message is in the asker's language.
+    """
+    if not isinstance(raw, str):
+        raise InvalidQuestion("问题必须是文字。")
+    text = normalise(raw)
+    english = is_english(text)
+    if not text:
+        raise InvalidQuestion(
+            "Please type a question." if english else "请输入一个问题,例如:电动自行车在楼道充电谁管?"
+        )
+    if len(raw) > max_chars:
+        raise InvalidQuestion(
+            f"The question is too long ({len(raw)} characters); please keep it under {max_chars}."
+            if english
+            else f"问题太长({len(raw)}字),请控制在{max_chars}字以内。"
+        )
+    if not _MEANINGFUL.search(text):
+        raise InvalidQuestion(
+            "The question has no words in it; please ask in Chinese or English."
+            if english
+            else "问题中没有可识别的文字,请用中文或英文提问。"
+        )
+    clause = _clause_number(text)
+    version = None
+    if _COMPARE.search(text):
+        version = "compare"
+    elif _DRAFT.search(text):
+        version = "draft"
+    unit = lists = None
+    expansions: tuple[str, ...] = ()
+    if lexicon is not None:
+        unit = _named_unit(text, lexicon)
+        expansions = _expansions(text, lexicon)
+    lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
+    return Query(
+        raw=raw,
+        text=text,
+        english=english,
+        clause=clause,
+        version=version,
+        wants_units=bool(_WANTS_UNITS.search(text)) or lists,
+        unit=unit,
+        lists_tasks=lists,
+        expansions=expansions,
+    )
+
+
+def _clause_number(text: str) -> int | None:
+    for pattern in (_CLAUSE_ZH, _CLAUSE_BARE, _CLAUSE_EN):
+        m = pattern.search(text)
+        if m:
+            n = _cn_number(m.group(1))
+            if n is not None and 1 <= n <= 36:
+                return n
+    return None
+
+
+def _named_unit(text: str, lexicon: Lexicon) -> str | None:
+    # Longest alias first, so 区建设管理委 is not read as the shorter 建设管理委 of another entry.
+    for alias in sorted(lexicon.unit_aliases, key=len, reverse=True):
+        if len(alias) >= 3 and alias in text:
+            return lexicon.unit_aliases[alias]
+    return None
+
+
+def _expansions(text: str, lexicon: Lexicon) -> tuple[str, ...]:
+    lowered = text.lower()
+    out: list[str] = []
+    for key, official in lexicon.everyday.items():
+        if _ENGLISH_WORD.fullmatch(key.replace(" ", "").replace("-", "")):
+            hit = re.search(rf"\b{re.escape(key)}\b", lowered) is not None
+        else:
+            hit = key in lowered
+        if hit:
+            out.extend(t for t in official if t not in out and t not in text)
+    return tuple(out)

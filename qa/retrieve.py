@@ -1,0 +1,191 @@
+"""Fusion and ranking: dense and BM25 scores combined, then the question's intent applied.
+
+Modes, for the evaluation's ablations: ``bm25`` and ``dense`` alone, ``hybrid`` (both fused, the
+question taken literally) and ``full`` (hybrid over the question with the plan's wording added,
+then clause, lead-unit and version routing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.chunking import Chunk
+from qa.index import Index
+from qa.query import Query
+from qa.tokens import Tokenizer
+
+__all__ = ["Hit", "Signals", "Retriever", "MODES", "TaskKey"]
+
+MODES = ("bm25", "dense", "hybrid", "full")
+TaskKey = tuple[str, int]  # (doc_id, task number)
+_PLANS = ("plan-draft", "plan-final")
+
+
+@dataclass(frozen=True)
+class Hit:
+    position: int  # in Index.chunks
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Signals:
+    """How strongly anything matched, before routing: the abstention decision reads these."""
+
+    top_dense: float
+    top_bm25: float
+    routed: bool  # a clause number or a named lead unit decided the results
+
+
+@dataclass(frozen=True)
+class Weights:
+    # Tuned on the gold set's dev split (qa eval --tune); see eval/REPORT.md.
+    dense: float = 0.6
+    draft_penalty: float = 0.8  # in z-score units: a draft chunk sinks below its final counterpart
+    unit_boost: float = 0.5  # "who is responsible" favours task chunks, which carry lead units
+
+
+def _z(scores: np.ndarray) -> np.ndarray:
+    std = float(scores.std())
+    return (scores - scores.mean()) / std if std > 1e-9 else np.zeros_like(scores)
+
+
+class Retriever:
+    """Ranks the chunks of one index for one question."""
+
+    def __init__(
+        self,
+        index: Index,
+        embed_query: Callable[[str], np.ndarray],
+        tokenizer: Tokenizer,
+        counterparts: Mapping[TaskKey, TaskKey],
+        weights: Weights | None = None,
+    ) -> None:
+        self.index = index
+        self._embed_query = embed_query
+        self._tokenizer = tokenizer
+        self._counterparts = counterparts
+        self.weights = weights or Weights()
+        self._task_positions: dict[TaskKey, list[int]] = {}
+        for i, ch in enumerate(index.chunks):
+            if isinstance(ch.clause, int):
+                self._task_positions.setdefault((ch.doc_id, ch.clause), []).append(i)
+
+    def task_positions(self, key: TaskKey) -> list[int]:
+        return self._task_positions.get(key, [])
+
+    def search(
+        self, query: Query, k: int, doc: str | None = None, mode: str = "full"
+    ) -> tuple[list[Hit], Signals, np.ndarray]:
+        """The top ``k`` chunks, the match signals, and the query vector (for highlighting)."""
+        text = query.expanded if mode == "full" else query.text
+        qvec = self._embed_query(text)
+        dense = self.index.dense_scores(qvec)
+        lexical = self.index.bm25_scores(self._tokenizer.tokens(text))
+        signals = Signals(float(dense.max()), float(lexical.max()), False)
+        if mode == "dense":
+            scores = dense.astype(np.float64)
+        elif mode == "bm25":
+            scores = lexical.astype(np.float64)
+        else:
+            w = self.weights.dense
+            scores = w * _z(dense) + (1 - w) * _z(lexical)
+        allowed = np.array([doc is None or ch.doc_id == doc for ch in self.index.chunks])
+        if mode != "full":
+            return self._top(scores, allowed, k), signals, qvec
+
+        pinned = self._pinned(query)
+        if pinned:
+            signals = Signals(signals.top_dense, signals.top_bm25, True)
+            if query.lists_tasks:
+                pinned_hits = [p for p in pinned if allowed[p]]
+                return [self._hit(p, 100.0 - i) for i, p in enumerate(pinned_hits)], signals, qvec
+        scores = self._apply_intent(scores, query)
+        hits = self._top(scores, allowed & ~np.isin(np.arange(len(scores)), pinned), k)
+        head = [self._hit(p, 100.0 - i) for i, p in enumerate(pinned) if allowed[p]]
+        return self._order_versions((head + hits)[:k], query, k), signals, qvec
+
+    def _hit(self, position: int, score: float) -> Hit:
+        return Hit(position, self.index.chunks[position], float(score))
+
+    def _top(self, scores: np.ndarray, allowed: np.ndarray, k: int) -> list[Hit]:
+        order = np.argsort(-np.where(allowed, scores, -np.inf), kind="stable")
+        return [self._hit(int(p), scores[p]) for p in order[:k] if allowed[p]]
+
+    def _pinned(self, query: Query) -> list[int]:
+        """Chunks a clause number or a named lead unit puts first, in order."""
+        plan = "plan-draft" if query.version == "draft" else "plan-final"
+        if query.clause is not None:
+            first = self.task_positions((plan, query.clause))
+            if query.version == "compare":
+                other = self._counterparts.get((plan, query.clause))
+                first = first + (self.task_positions(other) if other else [])
+            return first
+        if query.lists_tasks and query.unit:
+            return [
+                i
+                for i, ch in enumerate(self.index.chunks)
+                if ch.doc_id == plan and isinstance(ch.clause, int) and _leads(ch, query.unit)
+            ]
+        return []
+
+    def _apply_intent(self, scores: np.ndarray, query: Query) -> np.ndarray:
+        scores = scores.copy()
+        w = self.weights
+        for i, ch in enumerate(self.index.chunks):
+            if ch.doc_id == "plan-draft" and query.version is None:
+                scores[i] -= w.draft_penalty
+            elif ch.doc_id == "plan-final" and query.version == "draft":
+                scores[i] -= w.draft_penalty
+            if query.wants_units and ch.lead_units:
+                scores[i] += w.unit_boost
+                if query.unit and _leads(ch, query.unit):
+                    scores[i] += w.unit_boost
+        return scores
+
+    def _order_versions(self, hits: list[Hit], query: Query, k: int) -> list[Hit]:
+        """Where a task appears in both plans, the version asked for comes first: the final plan
+        unless the draft was asked for. A comparison shows the pair together, final first."""
+        hits = list(hits)
+        if query.version == "compare":
+            out: list[Hit] = []
+            for hit in hits:
+                if hit in out:
+                    continue
+                partner = self._partner(hit, hits)
+                if partner is None or partner in out:
+                    out.append(hit)
+                else:
+                    out.extend([hit, partner] if hit.chunk.doc_id == "plan-final" else [partner, hit])
+            return out[:k]
+        preferred = "plan-draft" if query.version == "draft" else "plan-final"
+        for i, hit in enumerate(hits):
+            if hit.chunk.doc_id in _PLANS and hit.chunk.doc_id != preferred:
+                partner = self._partner(hit, hits)
+                if partner is not None and partner in hits and hits.index(partner) > i:
+                    j = hits.index(partner)
+                    hits[i], hits[j] = partner, hit
+        return hits
+
+    def _partner(self, hit: Hit, hits: list[Hit]) -> Hit | None:
+        """The same task in the other plan: from ``hits`` if there, else from the index."""
+        if not isinstance(hit.chunk.clause, int):
+            return None
+        key = self._counterparts.get((hit.chunk.doc_id, hit.chunk.clause))
+        if key is None:
+            return None
+        for other in hits:
+            if (other.chunk.doc_id, other.chunk.clause) == key:
+                return other
+        positions = self.task_positions(key)
+        return self._hit(positions[0], hit.score) if positions else None
+
+
+def _leads(chunk: Chunk, unit: str) -> bool:
+    short = unit.removeprefix("区")
+    return any(u == unit or u.removeprefix("区") == short for u in chunk.lead_units) or (
+        unit == "区建设管理委" and "区建管委" in chunk.lead_units
+    )

@@ -1,0 +1,56 @@
+"""Words for BM25: jieba, with the plan's own terms and lead units added to its dictionary.
+
+A private ``jieba.Tokenizer`` keeps the added words out of any other user of jieba in the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+
+import jieba
+
+# jieba reports building its dictionary on stderr at INFO; a CLI answer should print nothing else.
+jieba.setLogLevel(logging.WARNING)
+
+__all__ = ["Tokenizer"]
+
+# Function words and question words that every question has and no clause is about.
+_STOP = frozenset(
+    "的 了 和 与 及 或 等 是 在 有 吗 呢 吧 啊 么 什么 怎么 怎样 如何 哪些 哪个 哪里 多少 几 个 这 那 这个 那个 "
+    "我 我们 你 他 她 它 们 会 能 要 把 被 对 就 都 也 还 又 让 给 从 到 向 为 以 之 其 该 将 并 而 且 "
+    "吗? 请问 一下 是不是 有没有 能不能 会不会 可以 可不可以 区里 政府".split()
+)
+_KEEP = re.compile(r"[0-9a-z\u3400-\u9fff]")
+
+
+class Tokenizer:
+    """Segments Chinese text into searchable words; the same instance serves index and queries."""
+
+    def __init__(self, extra_words: Iterable[str] = ()) -> None:
+        self._jieba = jieba.Tokenizer()
+        self._words = sorted({w for w in extra_words if w})
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def _init(self) -> None:
+        # jieba builds its prefix dictionary lazily and is not safe to initialise from two threads.
+        with self._lock:
+            if not self._ready:
+                self._jieba.initialize()
+                for word in self._words:
+                    self._jieba.add_word(word, freq=50_000)
+                self._ready = True
+
+    def tokens(self, text: str) -> list[str]:
+        """Search-mode words (long words and their parts), lower-cased, without stop words or punctuation."""
+        if not self._ready:
+            self._init()
+        out = []
+        for word in self._jieba.cut_for_search(text.lower()):
+            word = word.strip()
+            if word and word not in _STOP and _KEEP.search(word):
+                out.append(word)
+        return out
