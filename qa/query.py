@@ -36,7 +36,7 @@ _CN_DIGITS = {
 # Zero-width and bidi controls carry no meaning and can hide text; Cc/Cf characters go too.
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _CLAUSE_ZH = re.compile(r"第\s*([0-9零〇一二两三四五六七八九十]+)\s*(?:项|条|个任务|号任务|点)")
-_CLAUSE_BARE = re.compile(r"(?<![0-9.%])([0-9]{1,2})\s*(?:项任务|号任务)")
+_CLAUSE_BARE = re.compile(r"(?<![0-9.%])([0-9]{1,2})\s*号任务")
 _CLAUSE_EN = re.compile(r"\b(?:task|item|clause|article|no\.?|number|#)\s*#?\s*([0-9]{1,2})\b", re.I)
 _DRAFT = re.compile(r"草案|征求意见稿|原来|原先|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b", re.I)
 _COMPARE = re.compile(
@@ -63,6 +63,8 @@ class Lexicon:
     everyday: dict[str, tuple[str, ...]]
     unit_aliases: dict[str, str]  # alias or canonical name -> canonical name
     terms: tuple[str, ...]
+    doc_intents: dict[str, tuple[str, ...]]  # doc_id -> words that point at that document
+    off_topics: tuple[str, ...]  # subjects the plan does not cover
 
     def dictionary_words(self) -> list[str]:
         """Words jieba must keep whole: the plan's terms, lead units and official wording."""
@@ -82,7 +84,15 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
     terms = tuple(
         t.strip() for t in (lexicon_dir / "terms.txt").read_text(encoding="utf-8").splitlines() if t.strip()
     )
-    return Lexicon({k.lower(): tuple(v) for k, v in everyday.items()}, aliases, terms)
+    intents = json.loads((lexicon_dir / "doc_intents.json").read_text(encoding="utf-8"))["intents"]
+    off = json.loads((lexicon_dir / "off_topics.json").read_text(encoding="utf-8"))["topics"]
+    return Lexicon(
+        {k.lower(): tuple(v) for k, v in everyday.items()},
+        aliases,
+        terms,
+        {doc: tuple(w.lower() for w in words) for doc, words in intents.items()},
+        tuple(t.lower() for t in off),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -125,11 +135,14 @@ class Query:
     text: str
     english: bool
     clause: int | None = None
+    clause_in_draft: bool = False  # "草案第25项": the number is the draft's numbering
     version: str | None = None  # "draft", "compare" or None (the final plan is the authority)
     wants_units: bool = False
     unit: str | None = None  # canonical lead unit the question names
     lists_tasks: bool = False  # "区房管局负责哪些任务?": every task that unit leads
     expansions: tuple[str, ...] = field(default=())
+    docs: tuple[str, ...] = ()  # background documents the question points at (印发 -> issuance-notice)
+    off_topic: bool = False  # names a subject the plan does not cover (房价, 落户, 医保 …)
 
     @property
     def expanded(self) -> str:
@@ -164,7 +177,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
             if english
             else "问题中没有可识别的文字,请用中文或英文提问。"
         )
-    clause = _clause_number(text)
+    clause, clause_in_draft = _clause_number(text)
     version = None
     if _COMPARE.search(text):
         version = "compare"
@@ -172,31 +185,42 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         version = "draft"
     unit = lists = None
     expansions: tuple[str, ...] = ()
+    docs: tuple[str, ...] = ()
+    off_topic = False
     if lexicon is not None:
         unit = _named_unit(text, lexicon)
         expansions = _expansions(text, lexicon)
+        docs = tuple(
+            doc for doc, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
+        )
+        off_topic = any(_mentions(text, w) for w in lexicon.off_topics)
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
     return Query(
         raw=raw,
         text=text,
         english=english,
         clause=clause,
+        clause_in_draft=clause_in_draft,
         version=version,
         wants_units=bool(_WANTS_UNITS.search(text)) or lists,
         unit=unit,
         lists_tasks=lists,
         expansions=expansions,
+        docs=docs,
+        off_topic=off_topic,
     )
 
 
-def _clause_number(text: str) -> int | None:
+def _clause_number(text: str) -> tuple[int | None, bool]:
+    """The task number a question refers to, and whether it is the draft's numbering."""
     for pattern in (_CLAUSE_ZH, _CLAUSE_BARE, _CLAUSE_EN):
         m = pattern.search(text)
         if m:
             n = _cn_number(m.group(1))
             if n is not None and 1 <= n <= 36:
-                return n
-    return None
+                before = text[max(0, m.start() - 8) : m.start()]
+                return n, bool(_DRAFT.search(before))
+    return None, False
 
 
 def _named_unit(text: str, lexicon: Lexicon) -> str | None:
@@ -207,14 +231,16 @@ def _named_unit(text: str, lexicon: Lexicon) -> str | None:
     return None
 
 
+def _mentions(text: str, word: str) -> bool:
+    """Whether ``text`` contains ``word``; Latin words must match whole, case-insensitively."""
+    if _ENGLISH_WORD.search(word):
+        return re.search(rf"\b{re.escape(word)}\b", text, re.I) is not None
+    return word in text
+
+
 def _expansions(text: str, lexicon: Lexicon) -> tuple[str, ...]:
-    lowered = text.lower()
     out: list[str] = []
     for key, official in lexicon.everyday.items():
-        if _ENGLISH_WORD.fullmatch(key.replace(" ", "").replace("-", "")):
-            hit = re.search(rf"\b{re.escape(key)}\b", lowered) is not None
-        else:
-            hit = key in lowered
-        if hit:
+        if _mentions(text, key):
             out.extend(t for t in official if t not in out and t not in text)
     return tuple(out)

@@ -8,7 +8,7 @@ then clause, lead-unit and version routing).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +38,10 @@ class Signals:
     top_dense: float
     top_bm25: float
     routed: bool  # a clause number or a named lead unit decided the results
+    off_topic: bool = False  # the question names a subject the plan does not cover
+    # BM25 of the question's own words: the plan's wording added for everyday words must not make
+    # an off-topic question (地铁票价 -> 轨交) look covered.
+    top_bm25_plain: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Weights:
     dense: float = 0.6
     draft_penalty: float = 0.8  # in z-score units: a draft chunk sinks below its final counterpart
     unit_boost: float = 0.5  # "who is responsible" favours task chunks, which carry lead units
+    doc_boost: float = 1.0  # 印发, 审议, 问卷 … point at the background document that says so
 
 
 def _z(scores: np.ndarray) -> np.ndarray:
@@ -85,7 +90,10 @@ class Retriever:
         qvec = self._embed_query(text)
         dense = self.index.dense_scores(qvec)
         lexical = self.index.bm25_scores(self._tokenizer.tokens(text))
-        signals = Signals(float(dense.max()), float(lexical.max()), False)
+        plain = lexical if text == query.text else self.index.bm25_scores(self._tokenizer.tokens(query.text))
+        signals = Signals(
+            float(dense.max()), float(lexical.max()), False, query.off_topic, float(plain.max())
+        )
         if mode == "dense":
             scores = dense.astype(np.float64)
         elif mode == "bm25":
@@ -99,7 +107,7 @@ class Retriever:
 
         pinned = self._pinned(query)
         if pinned:
-            signals = Signals(signals.top_dense, signals.top_bm25, True)
+            signals = replace(signals, routed=True)
             if query.lists_tasks:
                 pinned_hits = [p for p in pinned if allowed[p]]
                 return [self._hit(p, 100.0 - i) for i, p in enumerate(pinned_hits)], signals, qvec
@@ -119,9 +127,10 @@ class Retriever:
         """Chunks a clause number or a named lead unit puts first, in order."""
         plan = "plan-draft" if query.version == "draft" else "plan-final"
         if query.clause is not None:
-            first = self.task_positions((plan, query.clause))
+            numbered_in = "plan-draft" if query.clause_in_draft or query.version == "draft" else "plan-final"
+            first = self.task_positions((numbered_in, query.clause))
             if query.version == "compare":
-                other = self._counterparts.get((plan, query.clause))
+                other = self._counterparts.get((numbered_in, query.clause))
                 first = first + (self.task_positions(other) if other else [])
             return first
         if query.lists_tasks and query.unit:
@@ -140,6 +149,8 @@ class Retriever:
                 scores[i] -= w.draft_penalty
             elif ch.doc_id == "plan-final" and query.version == "draft":
                 scores[i] -= w.draft_penalty
+            if ch.doc_id in query.docs:
+                scores[i] += w.doc_boost
             if query.wants_units and ch.lead_units:
                 scores[i] += w.unit_boost
                 if query.unit and _leads(ch, query.unit):

@@ -24,6 +24,7 @@ _STOP = frozenset(
     "吗? 请问 一下 是不是 有没有 能不能 会不会 可以 可不可以 区里 政府".split()
 )
 _KEEP = re.compile(r"[0-9a-z\u3400-\u9fff]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 
 
 class Tokenizer:
@@ -53,4 +54,8 @@ class Tokenizer:
             word = word.strip()
             if word and word not in _STOP and _KEEP.search(word):
                 out.append(word)
+        # Character bigrams as well: a slip of one character (无张碍, 海棉城市) still shares most of
+        # its bigrams with the right word, where jieba would cut it into unrelated pieces.
+        for run in _CJK_RUN.findall(text):
+            out.extend("#" + run[i : i + 2] for i in range(len(run) - 1))
         return out
