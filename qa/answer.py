@@ -18,7 +18,7 @@ from qa.compare import align_tasks, version_note
 from qa.documents import Collection, load_collection
 from qa.embedders import Embedder, load_embedder
 from qa.errors import InvalidQuestion, UnknownDocument
-from qa.index import Index, ensure_index
+from qa.index import Index, Sentence, ensure_index
 from qa.query import Lexicon, Query, load_lexicon, parse_query
 from qa.retrieve import MODES, Hit, Retriever, Signals, TaskKey
 from qa.settings import Settings, load_settings
@@ -105,6 +105,9 @@ class Assistant:
         )
         self._notes, counterparts = self._versions()
         self.retriever = Retriever(self.index, self._embed_query, self.tokenizer, counterparts)
+        self._sentences_of: dict[int, list[tuple[int, Sentence]]] = {}
+        for i, sentence in enumerate(self.index.sentences):
+            self._sentences_of.setdefault(sentence.chunk, []).append((i, sentence))
         self._lock = threading.Lock()
 
     def _embed_query(self, text: str) -> np.ndarray:
@@ -158,14 +161,15 @@ class Assistant:
         )
         with self._lock:  # the embedder and jieba take turns; a question takes milliseconds
             hits, signals, qvec = self.retriever.search(query, k, doc, mode)
-        results = [self._result(rank, hit, query, qvec) for rank, hit in enumerate(hits, start=1)]
+        words = {w for w in self.tokenizer.tokens(query.expanded) if not w.startswith("#")}
+        results = [self._result(rank, hit, query, qvec, words) for rank, hit in enumerate(hits, start=1)]
         abstained = mode == "full" and self.abstention.abstains(signals)
         return Answer(query.raw, abstained, self._compose(query, results, abstained), results)
 
-    def _result(self, rank: int, hit: Hit, query: Query, qvec: np.ndarray) -> Result:
+    def _result(self, rank: int, hit: Hit, query: Query, qvec: np.ndarray, words: set[str]) -> Result:
         ch = hit.chunk
         doc = self.collection.get(ch.doc_id)
-        hs, he = self._highlight(hit.position, query, qvec)
+        hs, he = self._highlight(hit.position, query, qvec, words)
         note = self._notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
         return Result(
             rank=rank,
@@ -187,23 +191,31 @@ class Assistant:
             version_note=note,
         )
 
-    def _highlight(self, position: int, query: Query, qvec: np.ndarray) -> tuple[int, int]:
-        """The sentence of the chunk closest to the question: its vector, plus shared words."""
+    def _highlight(self, position: int, query: Query, qvec: np.ndarray, words: set[str]) -> tuple[int, int]:
+        """The sentence(s) of the chunk that answer the question, as offsets into its text.
+
+        Asked for a task's lead units by number, that is the 牵头单位 note; asked for a task by
+        number, its title and first sentence; otherwise the sentence closest to the question by
+        vector, plus shared words.
+        """
         chunk = self.index.chunks[position]
-        candidates = [
-            (i, s)
-            for i, s in enumerate(self.index.sentences)
-            if s.chunk == position and not _LEAD_PAREN.match(chunk.text[s.start : s.end])
-        ]
-        if not candidates:
+        sentences = self._sentences_of.get(position, [])
+        lead = [s for _, s in sentences if _LEAD_PAREN.match(chunk.text[s.start : s.end])]
+        body = [(i, s) for i, s in sentences if not _LEAD_PAREN.match(chunk.text[s.start : s.end])]
+        if not body:
             return 0, len(chunk.text)
-        words = set(self.tokenizer.tokens(query.expanded))
-        best, best_score = candidates[0][1], -np.inf
-        for i, s in candidates:
+        if query.clause is not None and isinstance(chunk.clause, int):
+            if query.wants_units and lead:
+                return lead[0].start, lead[0].end
+            if query.clause == chunk.clause and body[0][1].start == 0:
+                return 0, body[min(1, len(body) - 1)][1].end
+        best, best_score = body[0][1], -np.inf
+        total = max(1, sum(len(w) for w in words))
+        for i, s in body:
             sentence = chunk.text[s.start : s.end]
-            overlap = sum(len(w) for w in words if w in sentence) / max(1, sum(len(w) for w in words))
+            overlap = sum(len(w) for w in words if w in sentence) / total
             score = float(self.index.sentence_vectors[i] @ qvec) + 0.3 * overlap
-            if isinstance(chunk.clause, int) and s.start == 0 and len(candidates) > 1:
+            if isinstance(chunk.clause, int) and s.start == 0 and len(body) > 1:
                 score -= 0.02  # the task's title sentence only names it; prefer what it says
             if score > best_score:
                 best, best_score = s, score
@@ -233,6 +245,14 @@ class Assistant:
             lines.append(("Lead units: " if en else "牵头单位:") + "、".join(top.lead_units))
         if top.version_note:
             lines.append(("Draft vs final: " if en else "版本说明:") + top.version_note)
-        if en:
+        if top.version == "draft":
+            # Draft text is quoted only when asked for, and never without saying it is not current policy.
+            lines.insert(
+                0,
+                "(Draft text, superseded by the final plan:)"
+                if en
+                else "(以下为草案原文,已被正式版取代,不是现行内容:)",
+            )
+        elif en:
             lines.insert(0, "From the plan (quoted in Chinese):")
         return "\n".join(lines)
