@@ -22,12 +22,14 @@ from qa.index import Index, Sentence, ensure_index
 from qa.query import Lexicon, Query, load_lexicon, parse_query
 from qa.retrieve import MODES, Hit, Retriever, Signals, TaskKey
 from qa.settings import Settings, load_settings
+from qa.structure import is_heading
 from qa.tokens import Tokenizer
 
 __all__ = ["Assistant", "Answer", "Result", "Abstention", "NO_ANSWER_ZH", "NO_ANSWER_EN"]
 
 NO_ANSWER_ZH = "计划中没有找到与此直接相关的内容。"
 NO_ANSWER_EN = "The plan does not directly address this question."
+_DRAFT_PARAGRAPH_NOTE = "此为草案内容,已被正式版《长宁区城市管理精细化三年行动计划(2024-2026年)》取代。"
 _LEAD_PAREN = re.compile(r"^\(牵头单位:[^)]*\)$")
 
 
@@ -104,7 +106,13 @@ class Assistant:
             self.collection, self.embedder, self.tokenizer, self.settings, progress=progress
         )
         self._notes, counterparts = self._versions()
-        self.retriever = Retriever(self.index, self._embed_query, self.tokenizer, counterparts)
+        self.retriever = Retriever(
+            self.index,
+            self._embed_query,
+            self.tokenizer,
+            counterparts,
+            unit_aliases=self.lexicon.unit_aliases,
+        )
         self._sentences_of: dict[int, list[tuple[int, Sentence]]] = {}
         for i, sentence in enumerate(self.index.sentences):
             self._sentences_of.setdefault(sentence.chunk, []).append((i, sentence))
@@ -164,13 +172,15 @@ class Assistant:
         words = {w for w in self.tokenizer.tokens(query.expanded) if not w.startswith("#")}
         results = [self._result(rank, hit, query, qvec, words) for rank, hit in enumerate(hits, start=1)]
         abstained = mode == "full" and self.abstention.abstains(signals)
-        return Answer(query.raw, abstained, self._compose(query, results, abstained), results)
+        return Answer(query.raw, abstained, self._compose(query, results, abstained, doc), results)
 
     def _result(self, rank: int, hit: Hit, query: Query, qvec: np.ndarray, words: set[str]) -> Result:
         ch = hit.chunk
         doc = self.collection.get(ch.doc_id)
         hs, he = self._highlight(hit.position, query, qvec, words)
         note = self._notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
+        if note is None and ch.doc_id == "plan-draft":
+            note = _DRAFT_PARAGRAPH_NOTE
         return Result(
             rank=rank,
             doc_id=ch.doc_id,
@@ -191,6 +201,27 @@ class Assistant:
             version_note=note,
         )
 
+    def _listing(self, query: Query, doc: str | None) -> str | None:
+        """Every task the named unit leads, in the plan's words; or that it leads none."""
+        assert query.unit is not None
+        plan = self.retriever.listing_plan(query, doc)
+        if doc not in (None, plan):
+            return None
+        tasks = [self.index.chunks[p] for p in self.retriever.unit_tasks(query.unit, plan)]
+        name = self.collection.get(plan).cite_title
+        if not tasks:
+            return (
+                f"{name} has no task led by {query.unit}."
+                if query.english
+                else f"{name}中没有由{query.unit}牵头的任务。"
+            )
+        head = (
+            f"{query.unit} leads (alone or jointly) {len(tasks)} tasks of {name}:"
+            if query.english
+            else f"{name}中,{query.unit}牵头(含共同牵头)的任务共{len(tasks)}项:"
+        )
+        return "\n".join([head, *(f"第{ch.clause}项 {ch.title}" for ch in tasks)])
+
     def _highlight(self, position: int, query: Query, qvec: np.ndarray, words: set[str]) -> tuple[int, int]:
         """The sentence(s) of the chunk that answer the question, as offsets into its text.
 
@@ -202,6 +233,8 @@ class Assistant:
         sentences = self._sentences_of.get(position, [])
         lead = [s for _, s in sentences if _LEAD_PAREN.match(chunk.text[s.start : s.end])]
         body = [(i, s) for i, s in sentences if not _LEAD_PAREN.match(chunk.text[s.start : s.end])]
+        # A part's heading (一、向社会公开征求意见) names the part; the answer is in what follows.
+        body = [(i, s) for i, s in body if not is_heading(chunk.text[s.start : s.end])] or body
         if not body:
             return 0, len(chunk.text)
         if query.clause is not None and isinstance(chunk.clause, int):
@@ -221,8 +254,12 @@ class Assistant:
                 best, best_score = s, score
         return best.start, best.end
 
-    def _compose(self, query: Query, results: list[Result], abstained: bool) -> str:
+    def _compose(self, query: Query, results: list[Result], abstained: bool, doc: str | None) -> str:
         en = query.english
+        if query.lists_tasks and query.unit:
+            listing = self._listing(query, doc)
+            if listing:
+                return listing
         if not results:
             return NO_ANSWER_EN if en else NO_ANSWER_ZH
         if abstained:
@@ -231,14 +268,6 @@ class Assistant:
                 if en
                 else NO_ANSWER_ZH + "以下条款可能相关,仅供参考。"
             )
-        if query.lists_tasks and query.unit:
-            tasks = [r for r in results if isinstance(r.clause, int)]
-            head = (
-                f"{query.unit} leads (alone or jointly) {len(tasks)} tasks:"
-                if en
-                else f"{query.unit}牵头(含共同牵头)的任务共{len(tasks)}项:"
-            )
-            return "\n".join([head, *(f"第{r.clause}项 {r.title}" for r in tasks)])
         top = results[0]
         lines = [top.highlight, f"——{top.citation}"]
         if top.lead_units:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import UnknownDocument
@@ -64,7 +63,6 @@ class Collection:
         return [d.doc_id for d in self.documents]
 
 
-@lru_cache(maxsize=8)
 def load_collection(corpus_dir: Path) -> Collection:
     """Read ``manifest.json`` and each ``<doc_id>.txt`` exactly as stored (no normalisation)."""
     manifest = json.loads((corpus_dir / "manifest.json").read_text(encoding="utf-8"))

@@ -38,7 +38,7 @@ __all__ = ["Index", "Sentence", "ensure_index", "build_index", "load_index", "co
 FORMAT_VERSION = 1
 _FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy")
 # Sentence ends, as the plan writes them; a sentence keeps its closing mark.
-_SENTENCE = re.compile(r"[^。;;!!??\n]*(?:[。;;!!??]|$)")
+_SENTENCE = re.compile(r"[^。;;!!??\n]+(?:[。;;!!??]|(?=\n)|$)")
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ def _write(
     retriever.save(str(folder / "bm25"), show_progress=False)
     files = {name: _sha256(folder / name) for name in _FILES}
     files.update({f"bm25/{p.name}": _sha256(p) for p in sorted((folder / "bm25").iterdir())})
-    manifest = {**manifest, "files": files}
+    manifest["files"] = files
     # The manifest is written last: a folder without one is never mistaken for an index.
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
 
@@ -222,7 +222,12 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
         os.rename(target, old)
-    os.rename(tmp, target)
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        if old is not None:  # the previous index goes back: a failed build must not cost the working one
+            os.rename(old, target)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -242,10 +247,16 @@ def load_index(path: Path, expected: dict[str, object]) -> Index | None:
     """The index in ``path`` if it is complete, undamaged and matches ``expected``; otherwise None."""
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        if any(manifest.get(key) != value for key, value in expected.items()):
+        if not isinstance(manifest, dict) or any(
+            manifest.get(key) != value for key, value in expected.items()
+        ):
             return None
-        files = manifest.get("files", {})
-        if not files or any(_sha256(path / name) != digest for name, digest in files.items()):
+        files = manifest.get("files")
+        if (
+            not isinstance(files, dict)
+            or not files
+            or any(_sha256(path / name) != digest for name, digest in files.items())
+        ):
             return None
         chunks = [
             _chunk(json.loads(line))

@@ -37,10 +37,10 @@ _CN_DIGITS = {
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _CLAUSE_ZH = re.compile(r"第\s*([0-9零〇一二两三四五六七八九十]+)\s*(?:项|条|个任务|号任务|点)")
 _CLAUSE_BARE = re.compile(r"(?<![0-9.%])([0-9]{1,2})\s*号任务")
-_CLAUSE_EN = re.compile(r"\b(?:task|item|clause|article|no\.?|number|#)\s*#?\s*([0-9]{1,2})\b", re.I)
+_CLAUSE_EN = re.compile(r"(?:\b(?:task|item|clause|article|no\.?|number)\s*#?|#)\s*([0-9]{1,2})\b", re.I)
 _DRAFT = re.compile(r"草案|征求意见稿|原来|原先|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b", re.I)
 _COMPARE = re.compile(
-    r"区别|不同|变化|改动|修改|差异|改了|还在吗|还有吗|还保留|保留吗|删了|删除|删掉|新增|新加|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
+    r"区别|不同|变化|改动|修改|差异|改了|还在吗|还有吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
     r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bremoved\b|\badded\b|\bdropped\b|\bstill\b",
     re.I,
 )
@@ -71,7 +71,6 @@ class Lexicon:
         return [*self.terms, *self.unit_aliases, *(w for ws in self.everyday.values() for w in ws)]
 
 
-@lru_cache(maxsize=4)
 def load_lexicon(lexicon_dir: Path) -> Lexicon:
     """The lexicon data files in ``corpus/lexicon/``."""
     everyday = json.loads((lexicon_dir / "everyday.json").read_text(encoding="utf-8"))["terms"]

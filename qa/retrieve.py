@@ -46,11 +46,11 @@ class Signals:
 
 @dataclass(frozen=True)
 class Weights:
-    # Tuned on the gold set's dev split (qa eval --tune); see eval/REPORT.md.
-    dense: float = 0.6
+    # Tuned on the gold set's dev split only (python -m qa.evaluate --tune); see eval/REPORT.md.
+    dense: float = 0.7
     draft_penalty: float = 0.8  # in z-score units: a draft chunk sinks below its final counterpart
     unit_boost: float = 0.5  # "who is responsible" favours task chunks, which carry lead units
-    doc_boost: float = 1.0  # 印发, 审议, 问卷 … point at the background document that says so
+    doc_boost: float = 2.5  # 印发, 审议, 问卷 … point at the background document that says so
 
 
 def _z(scores: np.ndarray) -> np.ndarray:
@@ -68,11 +68,13 @@ class Retriever:
         tokenizer: Tokenizer,
         counterparts: Mapping[TaskKey, TaskKey],
         weights: Weights | None = None,
+        unit_aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.index = index
         self._embed_query = embed_query
         self._tokenizer = tokenizer
         self._counterparts = counterparts
+        self._unit_aliases = unit_aliases or {}
         self.weights = weights or Weights()
         self._task_positions: dict[TaskKey, list[int]] = {}
         for i, ch in enumerate(index.chunks):
@@ -91,8 +93,15 @@ class Retriever:
         dense = self.index.dense_scores(qvec)
         lexical = self.index.bm25_scores(self._tokenizer.tokens(text))
         plain = lexical if text == query.text else self.index.bm25_scores(self._tokenizer.tokens(query.text))
+        allowed = np.array([doc is None or ch.doc_id == doc for ch in self.index.chunks])
+        # Signals over the documents searched: asked within one document, the question must be
+        # covered by that document, not by the whole collection.
         signals = Signals(
-            float(dense.max()), float(lexical.max()), False, query.off_topic, float(plain.max())
+            float(dense[allowed].max()),
+            float(lexical[allowed].max()),
+            query.version == "compare",  # a question about how the versions differ is about the plan
+            query.off_topic,
+            float(plain[allowed].max()),
         )
         if mode == "dense":
             scores = dense.astype(np.float64)
@@ -101,20 +110,34 @@ class Retriever:
         else:
             w = self.weights.dense
             scores = w * _z(dense) + (1 - w) * _z(lexical)
-        allowed = np.array([doc is None or ch.doc_id == doc for ch in self.index.chunks])
         if mode != "full":
             return self._top(scores, allowed, k), signals, qvec
 
-        pinned = self._pinned(query)
+        pinned = [p for p in self._pinned(query, doc) if allowed[p]]
         if pinned:
             signals = replace(signals, routed=True)
             if query.lists_tasks:
-                pinned_hits = [p for p in pinned if allowed[p]]
-                return [self._hit(p, 100.0 - i) for i, p in enumerate(pinned_hits)], signals, qvec
+                return [self._hit(p, 100.0 - i) for i, p in enumerate(pinned[:k])], signals, qvec
         scores = self._apply_intent(scores, query)
         hits = self._top(scores, allowed & ~np.isin(np.arange(len(scores)), pinned), k)
-        head = [self._hit(p, 100.0 - i) for i, p in enumerate(pinned) if allowed[p]]
+        head = [self._hit(p, 100.0 - i) for i, p in enumerate(pinned)]
         return self._order_versions((head + hits)[:k], query, k), signals, qvec
+
+    def listing_plan(self, query: Query, doc: str | None) -> str:
+        """The plan whose tasks a unit listing enumerates: the draft only when asked for."""
+        return "plan-draft" if query.version == "draft" or doc == "plan-draft" else "plan-final"
+
+    def unit_tasks(self, unit: str, plan: str) -> list[int]:
+        """Positions of the tasks of ``plan`` that ``unit`` leads, alone or jointly, in task order."""
+        return [
+            i
+            for i, ch in enumerate(self.index.chunks)
+            if ch.doc_id == plan and isinstance(ch.clause, int) and self._leads(ch, unit)
+        ]
+
+    def _leads(self, chunk: Chunk, unit: str) -> bool:
+        # The plans name some units differently (区建管委 / 区建设管理委, 城管执法局 / 区城管执法局).
+        return any(self._unit_aliases.get(u, u) == unit for u in chunk.lead_units)
 
     def _hit(self, position: int, score: float) -> Hit:
         return Hit(position, self.index.chunks[position], float(score))
@@ -123,9 +146,8 @@ class Retriever:
         order = np.argsort(-np.where(allowed, scores, -np.inf), kind="stable")
         return [self._hit(int(p), scores[p]) for p in order[:k] if allowed[p]]
 
-    def _pinned(self, query: Query) -> list[int]:
+    def _pinned(self, query: Query, doc: str | None) -> list[int]:
         """Chunks a clause number or a named lead unit puts first, in order."""
-        plan = "plan-draft" if query.version == "draft" else "plan-final"
         if query.clause is not None:
             numbered_in = "plan-draft" if query.clause_in_draft or query.version == "draft" else "plan-final"
             first = self.task_positions((numbered_in, query.clause))
@@ -134,11 +156,7 @@ class Retriever:
                 first = first + (self.task_positions(other) if other else [])
             return first
         if query.lists_tasks and query.unit:
-            return [
-                i
-                for i, ch in enumerate(self.index.chunks)
-                if ch.doc_id == plan and isinstance(ch.clause, int) and _leads(ch, query.unit)
-            ]
+            return self.unit_tasks(query.unit, self.listing_plan(query, doc))
         return []
 
     def _apply_intent(self, scores: np.ndarray, query: Query) -> np.ndarray:
@@ -153,7 +171,7 @@ class Retriever:
                 scores[i] += w.doc_boost
             if query.wants_units and ch.lead_units:
                 scores[i] += w.unit_boost
-                if query.unit and _leads(ch, query.unit):
+                if query.unit and self._leads(ch, query.unit):
                     scores[i] += w.unit_boost
         return scores
 
@@ -193,10 +211,3 @@ class Retriever:
                 return other
         positions = self.task_positions(key)
         return self._hit(positions[0], hit.score) if positions else None
-
-
-def _leads(chunk: Chunk, unit: str) -> bool:
-    short = unit.removeprefix("区")
-    return any(u == unit or u.removeprefix("区") == short for u in chunk.lead_units) or (
-        unit == "区建设管理委" and "区建管委" in chunk.lead_units
-    )

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from qa.documents import Document
 
-__all__ = ["Clause", "Section", "parse_clauses", "parse_sections", "lines_with_offsets", "is_signature"]
+__all__ = [
+    "Clause",
+    "Section",
+    "parse_clauses",
+    "parse_sections",
+    "lines_with_offsets",
+    "is_signature",
+    "is_heading",
+]
 
 _CN_NUM = "一二三四五六七八九十"
 _TASK = re.compile(r"(\d+)\.(?=\S)")
@@ -69,7 +77,7 @@ def is_signature(line: str) -> bool:
     return bool(_DATE_LINE.fullmatch(line) or _ISSUER_LINE.fullmatch(line))
 
 
-def _is_heading(line: str) -> bool:
+def is_heading(line: str) -> bool:
     return bool(_TOP_HEADING.match(line) or _SUB_HEADING.match(line)) and "。" not in line
 
 
@@ -90,7 +98,7 @@ def _plan_lines(doc: Document) -> Iterator[tuple[int, str, bool]]:
         lead = None
         for lead in _LEAD.finditer(line):
             pass
-        if lead is not None and _is_heading(line[lead.end() :].strip()):
+        if lead is not None and is_heading(line[lead.end() :].strip()):
             yield at, line[: lead.end()], True
             rest = line[lead.end() :]
             yield at + lead.end() + (len(rest) - len(rest.lstrip())), rest.strip(), False
@@ -105,7 +113,7 @@ def parse_sections(doc: Document) -> list[Section]:
     return [
         Section(line, at, at + len(line))
         for at, line, is_task in _plan_lines(doc)
-        if not is_task and _is_heading(line)
+        if not is_task and is_heading(line)
     ]
 
 
@@ -114,7 +122,7 @@ def _parse_plan(doc: Document) -> list[Clause]:
     section = ""
     for at, line, is_task in _plan_lines(doc):
         if not is_task:
-            if _is_heading(line):
+            if is_heading(line):
                 section = line
             continue
         m = _TASK.match(line)

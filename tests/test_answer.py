@@ -1,0 +1,312 @@
+"""The assistant end to end, on the real model and index: exact quotes, citations, abstention."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from qa.answer import NO_ANSWER_EN, NO_ANSWER_ZH, Answer, Assistant
+from qa.documents import Collection
+from qa.errors import InvalidQuestion, QAError, UnknownDocument
+from qa.retrieve import MODES
+
+GOLD = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
+RESULT_KEYS = {
+    "rank",
+    "doc_id",
+    "doc_title",
+    "version",
+    "clause",
+    "title",
+    "section",
+    "lead_units",
+    "text",
+    "start",
+    "end",
+    "highlight",
+    "highlight_start",
+    "highlight_end",
+    "score",
+    "citation",
+    "version_note",
+}
+ANSWER_KEYS = {"question", "abstained", "answer", "results"}
+
+
+def _dev_questions(per_kind: int = 5) -> list[str]:
+    """Five dev-split questions of each kind, in file order. Never the test split."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for line in GOLD.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["split"] == "dev" and len(by_kind[row["kind"]]) < per_kind:
+            by_kind[row["kind"]].append(row["question"])
+    return [q for qs in by_kind.values() for q in qs]
+
+
+DEV = _dev_questions()
+EXTRA = ["第29项", "草案第10项", "区房管局负责哪些任务?", "第11项草案和正式版有什么不同?", "task 29", "房价"]
+
+
+def test_the_sample_is_dev_only_and_covers_every_kind() -> None:
+    rows = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
+    dev = {r["question"] for r in rows if r["split"] == "dev"}
+    assert len(DEV) == 40 and set(DEV) <= dev
+    assert len({r["kind"] for r in rows if r["question"] in DEV}) == 8
+
+
+@pytest.fixture(scope="module")
+def answers(assistant: Assistant) -> dict[str, Answer]:
+    return {q: assistant.ask(q) for q in DEV + EXTRA}
+
+
+def test_every_quote_and_highlight_is_the_document_at_its_offsets(
+    answers: dict[str, Answer], collection: Collection
+) -> None:
+    checked = 0
+    for question, answer in answers.items():
+        assert answer.results, question
+        for r in answer.results:
+            doc = collection.get(r.doc_id)
+            assert doc.text[r.start : r.end] == r.text, (question, r.rank)
+            assert r.text[r.highlight_start : r.highlight_end] == r.highlight, (question, r.rank)
+            assert r.highlight and r.highlight == r.highlight.strip(), (question, r.rank)
+            assert 0 <= r.highlight_start < r.highlight_end <= len(r.text)
+            checked += 1
+    assert checked >= 5 * len(DEV)
+
+
+def test_json_shape(answers: dict[str, Answer]) -> None:
+    for question, answer in answers.items():
+        data = json.loads(json.dumps(answer.to_dict(), ensure_ascii=False))
+        assert set(data) == ANSWER_KEYS
+        assert data["question"] == question
+        assert isinstance(data["abstained"], bool) and isinstance(data["answer"], str) and data["answer"]
+        assert [r["rank"] for r in data["results"]] == list(range(1, len(data["results"]) + 1))
+        for r in data["results"]:
+            assert set(r) == RESULT_KEYS
+            assert isinstance(r["lead_units"], list) and isinstance(r["score"], float)
+
+
+def test_results_carry_their_documents_metadata(answers: dict[str, Answer], collection: Collection) -> None:
+    for answer in answers.values():
+        for r in answer.results:
+            doc = collection.get(r.doc_id)
+            assert (r.doc_title, r.version) == (doc.title, doc.version)
+            assert r.citation.startswith(doc.cite_title)
+            if isinstance(r.clause, int):
+                assert r.citation == f"{doc.cite_title}第{r.clause}项 {r.title}"
+                assert r.text.startswith(f"{r.clause}.")
+            if r.doc_id != "plan-final" and r.doc_id != "plan-draft":
+                assert r.lead_units == [] and r.version is None
+
+
+def test_no_more_results_than_k_and_no_duplicates(answers: dict[str, Answer]) -> None:
+    for question, answer in answers.items():
+        keys = [(r.doc_id, r.start) for r in answer.results]
+        assert len(keys) == len(set(keys)), question
+        if not (answer.answer.startswith("区") and "牵头(含共同牵头)的任务共" in answer.answer):
+            assert len(answer.results) <= 5, question
+
+
+def test_draft_tasks_say_they_are_superseded(answers: dict[str, Answer]) -> None:
+    seen = 0
+    for answer in answers.values():
+        for r in answer.results:
+            if r.doc_id == "plan-draft" and isinstance(r.clause, int):
+                assert r.version_note is not None
+                assert r.version_note.startswith(f"此为草案第{r.clause}项,")
+                assert "取代" in r.version_note or "正式版中已没有" in r.version_note
+                seen += 1
+    assert seen >= 5
+
+
+@pytest.mark.parametrize("question", ["草案保障措施里组织领导是怎么写的?", "草案的总体目标是什么?"])
+def test_every_draft_result_says_it_is_superseded(assistant: Assistant, question: str) -> None:
+    drafts = [r for r in assistant.ask(question).results if r.doc_id == "plan-draft"]
+    assert drafts
+    for r in drafts:
+        assert r.version_note and "草案" in r.version_note and "取代" in r.version_note
+
+
+# --- the composed answer ---------------------------------------------------------------------
+
+
+def test_answer_quotes_the_top_result_and_cites_it(assistant: Assistant) -> None:
+    answer = assistant.ask("电瓶车在楼道充电谁管?")
+    top = answer.results[0]
+    lines = answer.answer.splitlines()
+    assert lines[0] == top.highlight
+    assert lines[1] == "——" + top.citation
+    assert lines[2] == "牵头单位:" + "、".join(top.lead_units)
+    assert top.version_note is not None
+    assert lines[3] == "版本说明:" + top.version_note
+
+
+def test_english_question_gets_an_english_frame(assistant: Assistant) -> None:
+    answer = assistant.ask("Who is responsible for task 29?")
+    lines = answer.answer.splitlines()
+    assert lines[0] == "From the plan (quoted in Chinese):"
+    assert lines[1] == answer.results[0].highlight
+    assert lines[3] == "Lead units: 区应急局、区建设管理委、区消防救援支队"
+
+
+# --- abstention ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question", ["房价", "天气", "居住证积分", "明天会下雨吗", "股票", "长宁区房价会涨吗?"]
+)
+def test_abstains_on_unrelated_questions(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.abstained is True
+    assert answer.answer.startswith(NO_ANSWER_ZH)
+    assert "计划中没有找到与此直接相关的内容" in answer.answer
+
+
+def test_abstains_in_english(assistant: Assistant) -> None:
+    answer = assistant.ask("How do I apply for a Shanghai residence permit?")
+    assert answer.abstained is True
+    assert answer.answer.startswith(NO_ANSWER_EN)
+
+
+@pytest.mark.parametrize(
+    "question", ["电瓶车在楼道充电谁管?", "加装电梯", "第29项", "区房管局负责哪些任务?", "草案第10项"]
+)
+def test_answers_clearly_answerable_questions(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.abstained is False
+    assert NO_ANSWER_ZH not in answer.answer
+    assert answer.results
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_ablation_modes_never_abstain(assistant: Assistant, mode: str) -> None:
+    answer = assistant.ask("房价", mode=mode)
+    assert answer.abstained is False and len(answer.results) == 5
+
+
+# --- the doc filter --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["公开征求意见期间一共收到了几条意见?", "电瓶车在楼道充电谁管?", "第29项", "区房管局负责哪些任务?"],
+)
+def test_doc_filter_only_returns_that_doc(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question, doc="participation-report")
+    assert {r.doc_id for r in answer.results} <= {"participation-report"}
+
+
+def test_doc_filter_keeps_k(assistant: Assistant) -> None:
+    for doc in ("plan-final", "plan-draft", "participation-report"):
+        results = assistant.ask("加装电梯", k=3, doc=doc).results
+        assert len(results) == 3 and {r.doc_id for r in results} == {doc}
+
+
+@pytest.mark.parametrize(
+    ("question", "doc"), [("电瓶车在楼道充电谁管?", "issuance-notice"), ("加装电梯", "meeting-minutes")]
+)
+def test_doc_filter_abstains_when_that_doc_does_not_cover_it(
+    assistant: Assistant, question: str, doc: str
+) -> None:
+    assert assistant.ask(question, doc=doc).abstained is True
+
+
+# --- highlights ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id", "words"),
+    [
+        ("来信地址是什么?", "consultation-notice", "长宁路599号"),
+        ("政协委员对草案提了几条意见?", "participation-report", "政协委员提出1条意见"),
+        ("公开征求意见期间一共收到了几条意见?", "participation-report", "共收到相关意见和建议2条"),
+    ],
+)
+def test_highlight_reaches_the_answering_line(
+    assistant: Assistant, question: str, doc_id: str, words: str
+) -> None:
+    highlights = [r.highlight for r in assistant.ask(question, doc=doc_id).results]
+    assert any(words in h for h in highlights)
+
+
+# --- lead-unit listings ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [("草案里区财政局牵头哪些任务?", "区财政局"), ("草案里区数据局牵头哪些任务?", "区数据局")],
+)
+def test_a_listing_names_only_tasks_the_unit_leads(assistant: Assistant, question: str, unit: str) -> None:
+    answer = assistant.ask(question)
+    if "牵头(含共同牵头)的任务共" in answer.answer:
+        for r in answer.results:
+            assert isinstance(r.clause, int) and unit in r.lead_units, (r.doc_id, r.clause, r.lead_units)
+
+
+# --- user mistakes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [0, -1, 21, 100, True, 1.5, "5", 5.0])
+def test_bad_k(assistant: Assistant, k: object) -> None:
+    with pytest.raises(InvalidQuestion, match="k 必须是 1 到 20 之间的整数"):
+        assistant.ask("加装电梯", k=k)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("k", [1, 20])
+def test_k_at_the_bounds(assistant: Assistant, k: int) -> None:
+    assert len(assistant.ask("加装电梯", k=k).results) == k
+
+
+def test_unknown_doc(assistant: Assistant) -> None:
+    with pytest.raises(UnknownDocument, match="未知文档 'plan-2023'.*plan-final"):
+        assistant.ask("加装电梯", doc="plan-2023")
+
+
+def test_unknown_mode(assistant: Assistant) -> None:
+    with pytest.raises(InvalidQuestion, match="未知的检索模式"):
+        assistant.ask("加装电梯", mode="bm42")
+    assert set(MODES) == {"bm25", "dense", "hybrid", "full"}
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "请输入一个问题"),
+        ("   ", "请输入一个问题"),
+        ("😀😀", "没有可识别的文字"),
+        ("???", "没有可识别的文字"),
+        ("电" * 501, "问题太长"),
+        ("Who is responsible? " * 30, "too long"),
+        (None, "必须是文字"),
+    ],
+)
+def test_invalid_questions_are_typed_errors(assistant: Assistant, question: object, message: str) -> None:
+    with pytest.raises(InvalidQuestion, match=message) as info:
+        assistant.ask(question)
+    assert isinstance(info.value, QAError)
+
+
+def test_concurrent_questions_get_the_same_answers(assistant: Assistant) -> None:
+    questions = ["电瓶车在楼道充电谁管?", "加装电梯", "第29项", "房价"]
+    expected = {q: assistant.ask(q).to_dict() for q in questions}
+    got: list[tuple[str, dict[str, object]]] = []
+    lock = threading.Lock()
+
+    def run(q: str) -> None:
+        answer = assistant.ask(q).to_dict()
+        with lock:
+            got.append((q, answer))
+
+    threads = [threading.Thread(target=run, args=(q,)) for q in questions * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 12
+    for q, answer in got:
+        assert answer == expected[q]

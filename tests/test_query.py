@@ -1,0 +1,266 @@
+"""Question understanding: normalisation, clause / version / lead-unit intent, wording, validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.errors import InvalidQuestion
+from qa.query import Lexicon, Query, is_english, load_lexicon, normalise, parse_query
+from tests.conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return load_lexicon(CORPUS / "lexicon")
+
+
+def parse(text: str, lexicon: Lexicon | None = None) -> Query:
+    return parse_query(text, lexicon=lexicon)
+
+
+# --- normalise -------------------------------------------------------------------------------
+
+
+def test_traditional_becomes_simplified() -> None:
+    assert normalise("電動自行車在樓道充電誰管?") == "电动自行车在楼道充电谁管?"
+    assert normalise("物業費以後每年都會調整嗎") == "物业费以后每年都会调整吗"
+
+
+def test_full_width_becomes_half_width() -> None:
+    assert normalise("第２９项") == "第29项"
+    assert normalise("Ｔａｓｋ　２９?") == "Task 29?"
+    # The corpus writes half-width punctuation: a full-width question mark and parentheses match it.
+    assert normalise("谁管？（牵头单位）") == "谁管?(牵头单位)"
+
+
+def test_zero_width_and_bidi_characters_are_removed_not_spaced() -> None:
+    assert normalise("第2\u200b9项") == "第29项"
+    assert normalise("\ufeff电动\u200d自行车\u2060") == "电动自行车"
+    assert normalise("第29项\u202e") == "第29项"
+
+
+def test_control_characters_and_runs_of_space_become_one_space() -> None:
+    assert normalise("第29\x00项") == "第29 项"
+    assert normalise("  加装\t\n\r电梯  ") == "加装 电梯"
+    assert normalise("电梯\x07\x1b ") == "电梯"
+
+
+def test_normalise_is_idempotent() -> None:
+    for text in ("電動自行車", "第２９项", "a\u200bb  c", "Who leads task 29?"):
+        once = normalise(text)
+        assert normalise(once) == once
+
+
+# --- language --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("Who is responsible for e-bike charging?", True),
+        ("Who leads 第29项?", True),  # two Latin words against two Chinese characters
+        ("电瓶车在楼道充电谁管?", False),
+        ("task 29 是什么内容?", False),
+        ("12345", False),
+        ("", False),
+    ],
+)
+def test_is_english(text: str, english: bool) -> None:
+    assert is_english(text) is english
+
+
+# --- clause numbers --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "clause"),
+    [
+        ("第29项", 29),
+        ("第 29 项的内容", 29),
+        ("第二十九条", 29),
+        ("第十项讲什么", 10),
+        ("第十五项", 15),
+        ("第三十项", 30),
+        ("第三十六项", 36),
+        ("第一项", 1),
+        ("第两项", 2),
+        ("第29个任务", 29),
+        ("29号任务是什么", 29),
+        ("第２９项", 29),  # full-width digits
+        ("第2\u200b9项", 29),  # a zero-width space inside the number
+        ("task 29", 29),
+        ("Task29", 29),
+        ("What is item 7 about?", 7),
+        ("clause 12", 12),
+        ("article 3", 3),
+        ("No. 12", 12),
+        ("number 5", 5),
+        ("task #29", 29),
+    ],
+)
+def test_clause_numbers(question: str, clause: int) -> None:
+    assert parse(question).clause == clause
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "第三十七项",  # the final plan has 36 tasks
+        "第0项",
+        "第100项",
+        "task 290",
+        "三年内新增加装电梯466台",
+        "覆盖率力争达到60%",
+        "2024年的计划",
+        "电瓶车在楼道充电谁管?",
+        "草案是34项任务,正式版变成多少项了?",  # a count of tasks, not task 34
+        "36项实施内容",
+    ],
+)
+def test_no_clause_number(question: str) -> None:
+    assert parse(question).clause is None
+
+
+@pytest.mark.parametrize(
+    ("question", "clause", "in_draft"),
+    [
+        ("草案第25项", 25, True),
+        ("草案第10项里讲的小区积水问题,正式版还有吗?", 10, True),
+        ("原来的第11项", 11, True),
+        ("第25项", 25, False),
+        ("第11项草案和正式版有什么不同?", 11, False),  # 草案 comes after the number
+        ("task 29 in the draft", 29, False),
+    ],
+)
+def test_clause_number_in_the_drafts_numbering(question: str, clause: int, in_draft: bool) -> None:
+    q = parse(question)
+    assert (q.clause, q.clause_in_draft) == (clause, in_draft)
+
+
+@pytest.mark.parametrize("question", ["#29", "What does #29 say?"])
+def test_hash_clause_reference(question: str) -> None:
+    assert parse(question).clause == 29
+
+
+# --- version intent --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "version"),
+    [
+        ("物业服务费调整每年多少个小区?", None),
+        ("草案里物业服务费调整每年多少个小区?", "draft"),
+        ("征求意见稿里物业服务费怎么写的?", "draft"),
+        ("原来物业服务费调整每年多少个小区?", "draft"),
+        ("最初的计划有几项任务?", "draft"),
+        ("What did the draft say about fees?", "draft"),
+        ("草案和正式版有什么不同", "compare"),
+        ("第11项草案和正式版有什么区别?", "compare"),
+        ("建筑垃圾资源化利用率93%的目标还在吗?", "compare"),
+        ("提升业委会规范化运作率这个提法,正式版是不是删了?", "compare"),
+        ("How did task 11 change from the draft?", "compare"),
+    ],
+)
+def test_version_intent(question: str, version: str | None) -> None:
+    assert parse(question).version == version
+
+
+# --- lead units ------------------------------------------------------------------------------
+
+
+def test_who_is_responsible_wants_lead_units(lexicon: Lexicon) -> None:
+    for question in (
+        "电瓶车在楼道充电谁管?",
+        "第29项的牵头单位",
+        "加装电梯归哪个部门?",
+        "Who is responsible for e-bike charging safety?",
+    ):
+        assert parse(question, lexicon).wants_units, question
+    assert not parse("加装电梯多少台?", lexicon).wants_units
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [
+        ("区房管局负责哪些任务?", "区房管局"),
+        ("房管局负责哪些任务?", "区房管局"),
+        ("城管执法局负责哪些任务?", "区城管执法局"),
+        ("区城管执法局负责哪些任务?", "区城管执法局"),
+        ("区建管委牵头哪些任务?", "区建设管理委"),
+        ("区建设管理委员会牵头哪些任务?", "区建设管理委"),
+        ("区文旅局牵头哪些任务?", "区文化旅游局"),
+    ],
+)
+def test_named_unit_lists_its_tasks(lexicon: Lexicon, question: str, unit: str) -> None:
+    q = parse(question, lexicon)
+    assert (q.unit, q.lists_tasks, q.wants_units) == (unit, True, True)
+
+
+def test_unit_with_a_clause_number_does_not_list_tasks(lexicon: Lexicon) -> None:
+    q = parse("区房管局负责的第11项讲什么?", lexicon)
+    assert (q.unit, q.clause, q.lists_tasks) == ("区房管局", 11, False)
+
+
+def test_without_lexicon_no_unit_and_no_expansion() -> None:
+    q = parse("区房管局负责哪些任务?")
+    assert (q.unit, q.lists_tasks, q.expansions) == (None, False, ())
+
+
+# --- everyday -> official wording ------------------------------------------------------------
+
+
+def test_everyday_words_gain_the_plans_wording(lexicon: Lexicon) -> None:
+    q = parse("电瓶车在楼道充电谁管?", lexicon)
+    assert q.expansions[0] == "电动自行车"
+    assert "违规入室停放和充电" in q.expansions
+    assert q.expanded == " ".join((q.text, *q.expansions))
+    assert q.expanded.startswith("电瓶车在楼道充电谁管? 电动自行车")
+
+
+def test_expansion_after_traditional_to_simplified(lexicon: Lexicon) -> None:
+    assert "电动自行车" in parse("電瓶車在樓道充電誰管?", lexicon).expansions
+
+
+def test_no_expansion_when_the_official_word_is_already_there(lexicon: Lexicon) -> None:
+    q = parse("电动自行车在哪里充电?", lexicon)
+    assert "电动自行车" not in q.expansions
+    assert len(set(q.expansions)) == len(q.expansions)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\u200b\u200b", "\u3000"])
+def test_empty_question_is_refused_in_chinese(question: str) -> None:
+    with pytest.raises(InvalidQuestion, match="请输入一个问题"):
+        parse(question)
+
+
+def test_overlong_question_is_refused_in_the_askers_language() -> None:
+    assert parse("电" * 500).text == "电" * 500
+    with pytest.raises(InvalidQuestion, match="问题太长\\(501字\\)"):
+        parse("电" * 501)
+    with pytest.raises(InvalidQuestion, match="too long \\(504 characters\\).*under 500"):
+        parse("Who is responsible? " * 25 + "abcd")
+
+
+def test_max_chars_is_a_parameter() -> None:
+    with pytest.raises(InvalidQuestion, match="10字以内"):
+        parse_query("电" * 11, max_chars=10)
+
+
+@pytest.mark.parametrize("question", ["😀", "😀🎉👍", "???", "?!。,、", "……——", "()【】"])
+def test_question_without_words_is_refused(question: str) -> None:
+    with pytest.raises(InvalidQuestion, match="没有可识别的文字"):
+        parse(question)
+
+
+@pytest.mark.parametrize("question", [None, 29, b"\xe7\xac\xac29\xe9\xa1\xb9", ["第29项"]])
+def test_non_text_question_is_refused(question: object) -> None:
+    with pytest.raises(InvalidQuestion, match="必须是文字"):
+        parse_query(question)
+
+
+def test_query_keeps_the_raw_question() -> None:
+    q = parse("第２９项？")
+    assert (q.raw, q.text, q.clause, q.english) == ("第２９项？", "第29项?", 29, False)

@@ -1,0 +1,117 @@
+"""BM25 words: jieba with the plan's own terms and lead units kept whole."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from qa.query import load_lexicon
+from qa.tokens import Tokenizer
+from tests.conftest import CORPUS
+
+PUNCTUATION = set("?？!！。,，、;；:：“”\"'()（）《》【】…—-· \t\n")
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    return Tokenizer(load_lexicon(CORPUS / "lexicon").dictionary_words())
+
+
+@pytest.fixture(scope="module")
+def plain() -> Tokenizer:
+    """jieba's own dictionary only."""
+    return Tokenizer()
+
+
+def words(tokenizer: Tokenizer, text: str) -> list[str]:
+    """jieba's words only, without the character bigrams (marked with a leading '#')."""
+    return [t for t in tokenizer.tokens(text) if not t.startswith("#")]
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ("电动自行车在楼道充电谁管?", "电动自行车"),
+        ("老小区加装电梯有补贴吗", "加装电梯"),
+        ("区房管局负责哪些任务?", "区房管局"),
+        ("城管执法局管违建吗", "城管执法局"),
+        ("区建设管理委牵头的任务", "区建设管理委"),
+        ("“一网统管”平台管什么", "一网统管"),
+        ("液化气钢瓶瓶改管", "液化气钢瓶"),
+    ],
+)
+def test_plan_terms_are_kept_whole(tokenizer: Tokenizer, text: str, term: str) -> None:
+    assert term in tokenizer.tokens(text)
+
+
+def test_the_dictionary_is_what_keeps_them_whole(plain: Tokenizer) -> None:
+    # Without the plan's words jieba cuts 电动自行车 into 电动 / 自行车: the lexicon matters.
+    assert "电动自行车" not in plain.tokens("电动自行车")
+    assert "加装电梯" not in plain.tokens("加装电梯")
+
+
+def test_added_words_stay_in_their_own_tokenizer(tokenizer: Tokenizer, plain: Tokenizer) -> None:
+    # Both were initialised in this process; the plan's words did not leak into the plain one.
+    assert "电动自行车" in tokenizer.tokens("电动自行车")
+    assert "电动自行车" not in plain.tokens("电动自行车")
+
+
+def test_search_mode_also_yields_the_parts(tokenizer: Tokenizer) -> None:
+    # A question that says 自行车 must still match a clause that says 电动自行车.
+    got = words(tokenizer, "电动自行车")
+    assert got[-1] == "电动自行车"
+    assert {"电动", "自行车"} <= set(got)
+
+
+def test_stop_words_and_punctuation_are_dropped(tokenizer: Tokenizer) -> None:
+    got = words(tokenizer, "请问,电动自行车在楼道里充电的话,到底是哪个部门在管呢?")
+    for stop in ("请问", "的", "在", "是", "呢", "哪个"):
+        assert stop not in got
+    assert "电动自行车" in got and "充电" in got and "楼道" in got
+    for token in tokenizer.tokens("请问:(电梯)“加装”?!。,、;《计划》……——"):
+        assert not set(token) & PUNCTUATION, token
+
+
+def test_only_stop_words_and_punctuation_give_no_words(tokenizer: Tokenizer) -> None:
+    assert words(tokenizer, "的了吗?,。!") == []
+    assert words(tokenizer, "请问一下可以吗?") == []
+    assert tokenizer.tokens("?!。,……") == []
+    assert tokenizer.tokens("") == []
+
+
+def test_lower_cased(tokenizer: Tokenizer) -> None:
+    assert tokenizer.tokens("E-Bike Charging") == tokenizer.tokens("e-bike charging")
+    assert "bike" in tokenizer.tokens("E-Bike")
+
+
+def test_same_text_same_tokens_for_index_and_question(tokenizer: Tokenizer) -> None:
+    text = "推进既有多层住宅加装电梯,三年内新增加装电梯466台。"
+    assert tokenizer.tokens(text) == tokenizer.tokens(text)
+    assert "466" in tokenizer.tokens(text)
+
+
+def test_character_bigrams_catch_one_character_slips(tokenizer: Tokenizer) -> None:
+    right = set(tokenizer.tokens("无障碍环境建设"))
+    slip = set(tokenizer.tokens("无张碍环境建设"))
+    assert {"#环境", "#境建", "#建设"} <= right & slip
+
+
+def test_first_use_from_many_threads_is_safe() -> None:
+    tok = Tokenizer(["电动自行车", "加装电梯"])
+    results: list[list[str]] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        got = tok.tokens("电动自行车和加装电梯")
+        with lock:
+            results.append(got)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8
+    assert all(r == results[0] for r in results)
+    assert {"电动自行车", "加装电梯"} <= set(results[0])
