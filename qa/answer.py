@@ -237,10 +237,10 @@ class Assistant:
         body = [(i, s) for i, s in body if not is_heading(chunk.text[s.start : s.end])] or body
         if not body:
             return 0, len(chunk.text)
-        if query.clause is not None and isinstance(chunk.clause, int):
+        if query.clause is not None and query.clause == chunk.clause:
             if query.wants_units and lead:
                 return lead[0].start, lead[0].end
-            if query.clause == chunk.clause and body[0][1].start == 0:
+            if body[0][1].start == 0:
                 return 0, body[min(1, len(body) - 1)][1].end
         best, best_score = body[0][1], -np.inf
         total = max(1, sum(len(w) for w in words))

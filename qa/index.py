@@ -41,6 +41,9 @@ _FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy")
 _SENTENCE = re.compile(r"[^。;;!!??\n]+(?:[。;;!!??]|(?=\n)|$)")
 
 
+_TASK_NUMBER = re.compile(r"^\d+\.")
+
+
 @dataclass(frozen=True)
 class Sentence:
     chunk: int  # position of its chunk in Index.chunks
@@ -94,7 +97,9 @@ def passage_text(chunk: Chunk, collection: Collection) -> str:
     stored chunk text, and so every offset, stays exactly the document's.
     """
     context = chunk.section or collection.get(chunk.doc_id).title
-    return f"{context}\n{chunk.text}"
+    # A task's own number ("29.") would make every question that mentions 29 match it, in
+    # either plan; clause numbers are routed before retrieval instead.
+    return f"{context}\n{_TASK_NUMBER.sub('', chunk.text, count=1)}"
 
 
 def corpus_hash(settings: Settings) -> str:

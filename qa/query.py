@@ -55,6 +55,7 @@ _LISTS_TASKS = re.compile(
 )
 _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_MARKUP = re.compile(r"<[^<>]*>")
 _MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 
 
@@ -111,7 +112,11 @@ def normalise(text: str) -> str:
 
 
 def is_english(text: str) -> bool:
-    """More Latin words than Chinese characters: answer and explain in English."""
+    """More Latin words than Chinese characters: answer and explain in English.
+
+    Markup is not language: ``<img src=x onerror=…> 加装电梯`` is a Chinese question.
+    """
+    text = _MARKUP.sub(" ", text)
     return len(_ENGLISH_WORD.findall(text)) * 2 > len(_CJK.findall(text))
 
 
