@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import re
+
+from qa.answer import Answer, Result
+from qa.cards import (
+    badge,
+    clause_label,
+    render_answer,
+    render_changes,
+    render_clause,
+    render_diff,
+    render_pair,
+    render_question,
+    render_result,
+)
+from qa.compare import DiffSpan, TaskChange, TaskPair, align_tasks, diff_task, pair_texts, plan_changes
+from qa.structure import parse_clauses
+from qa.targets import numbered_targets
+
+EVIL = "<img src=x onerror=alert(1)>"
+TASK_10 = "10.升级“美丽家园”建设。推进既有多层住宅加装电梯,三年内新增加装电梯466台。(牵头单位:区房管局)"
+
+
+def _result(**changes: object) -> Result:
+    start = TASK_10.index("推进")
+    end = TASK_10.index("(牵头")
+    fields: dict[str, object] = {
+        "rank": 1,
+        "doc_id": "plan-final",
+        "doc_title": "长宁区城市管理精细化三年行动计划(2024-2026年)",
+        "version": "final",
+        "clause": 10,
+        "title": "升级“美丽家园”建设",
+        "section": "一、塑造整洁有序的市容风貌,营造便捷温馨的人居环境",
+        "lead_units": ["区房管局"],
+        "text": TASK_10,
+        "start": 1536,
+        "end": 1536 + len(TASK_10),
+        "highlight": TASK_10[start:end],
+        "highlight_start": start,
+        "highlight_end": end,
+        "score": 4.5,
+        "citation": "《长宁区城市管理精细化三年行动计划(2024-2026年)》第10项 升级“美丽家园”建设",
+        "version_note": '标题由"深化精品小区建设"改为"升级“美丽家园”建设"。',
+    }
+    fields.update(changes)
+    return Result(**fields)  # type: ignore[arg-type]
+
+
+def _text(markup: str) -> str:
+    return re.sub(r"<[^>]+>", "", markup)
+
+
+def test_card_shows_badge_task_units_highlight_clause_and_note():
+    card = render_result(_result())
+    assert '<span class="qa-badge qa-badge-final">正式版</span>' in card
+    assert "《长宁区城市管理精细化三年行动计划(2024-2026年)》" in card
+    assert "第10项 升级“美丽家园”建设" in card
+    assert "牵头单位:区房管局" in card
+    assert (
+        '<blockquote class="qa-highlight">推进既有多层住宅加装电梯,三年内新增加装电梯466台。</blockquote>'
+        in card
+    )
+    # the highlight sits inside the whole clause, at its offsets
+    assert "<details><summary>查看完整条款</summary>" in card
+    assert "建设。<mark>推进既有多层住宅加装电梯,三年内新增加装电梯466台。</mark>(牵头单位:区房管局)" in card
+    assert "版本说明:标题由&quot;深化精品小区建设&quot;" in card
+
+
+def test_card_badges_for_draft_and_background():
+    assert ">草案<" in render_result(_result(version="draft"))
+    background = render_result(_result(version=None, clause="一", doc_title="起草说明", version_note=None))
+    assert ">背景材料<" in background and "一、升级" in background and "版本说明" not in background
+    assert "《起草说明》" not in background  # only plan titles go inside 《》
+
+
+def test_card_labels_switch_to_english():
+    card = render_result(_result(), english=True)
+    assert ">Final plan<" in card and "Task 10 " in card and "Lead units:" in card
+    assert "Draft vs final:" in card and "正式版<" not in card
+    assert badge("draft", english=True).endswith(">Draft (superseded)</span>")
+    assert clause_label(7, "x", english=True) == "Task 7 x"
+
+
+def test_every_user_and_corpus_text_is_escaped():
+    evil = _result(
+        doc_title=EVIL,
+        title="<script>alert(1)</script>",
+        section=EVIL,
+        lead_units=[EVIL],
+        text=EVIL + TASK_10,
+        highlight_start=0,
+        highlight_end=len(EVIL),
+        highlight=EVIL,
+        version_note="<b>x</b>",
+        doc_id='"><script>',
+    )
+    markup = render_answer(
+        Answer(EVIL, False, EVIL + "\n<script>alert(2)</script>", [evil])
+    ) + render_question(EVIL)
+    assert "<img" not in markup and "<script" not in markup and "<b>" not in markup
+    assert "&lt;img src=x onerror=alert(1)&gt;" in markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
+    assert 'data-doc="&quot;&gt;&lt;script&gt;"' in markup
+
+
+def test_answer_in_the_plans_words_then_one_card_per_result():
+    answer = Answer("q", False, "推进既有多层住宅加装电梯。\n——《计划》第10项", [_result(), _result(rank=2)])
+    markup = render_answer(answer)
+    assert markup.count('<article class="qa-card"') == 2
+    assert (
+        '<div class="qa-answer-text"><p>推进既有多层住宅加装电梯。</p><p>——《计划》第10项</p></div>' in markup
+    )
+    assert "引用的条款" in markup and "可能相关" not in markup
+
+
+def test_abstention_lists_the_nearest_clauses_as_possibly_related():
+    markup = render_answer(Answer("今天天气怎么样?", True, "计划中没有找到与此直接相关的内容。", [_result()]))
+    assert "qa-abstained" in markup
+    assert '<div class="qa-heading">可能相关</div>' in markup
+    assert "Possibly related" in render_answer(Answer("weather?", True, "x", [_result()]), english=True)
+
+
+def test_notice_comes_before_the_answer():
+    markup = render_answer(Answer("q", False, "没有", []), notice="筛选条件<排除>了全部条款")
+    assert markup.index("qa-notice") < markup.index("qa-answer-text")
+    assert "筛选条件&lt;排除&gt;了全部条款" in markup
+    assert "qa-card" not in markup
+
+
+def test_diff_marks_added_removed_and_reworded_on_the_right_side():
+    spans = [
+        DiffSpan("equal", "推进加装电梯,", "推进加装电梯,"),
+        DiffSpan("removed", "三年实现全覆盖。", ""),
+        DiffSpan("added", "", "新增<466>台。"),
+        DiffSpan("reworded", "每年30个", "每年20个"),
+    ]
+    markup = render_diff(spans)
+    draft, final = re.findall(r"<td>(.*?)</td>", markup)
+    assert '<del class="qa-del">三年实现全覆盖。</del>' in draft and "<ins" not in draft
+    assert '<ins class="qa-ins">新增&lt;466&gt;台。</ins>' in final and "qa-del" not in final
+    assert '<del class="qa-del qa-reworded">每年30个</del>' in draft
+    assert '<ins class="qa-ins qa-reworded">每年20个</ins>' in final
+    assert _text(draft) == "推进加装电梯,三年实现全覆盖。每年30个"
+
+
+def test_diff_of_a_new_task_says_the_draft_had_none():
+    markup = render_diff([DiffSpan("added", "", "29.深化电动自行车安全监管。")])
+    assert "草案中没有此项" in markup and '<ins class="qa-ins">29.深化电动自行车安全监管。</ins>' in markup
+
+
+def test_real_pair_and_changes_list(collection):
+    draft, final = collection.get("plan-draft"), collection.get("plan-final")
+    pair = next(p for p in align_tasks(draft, final) if p.final == 11)
+    change = next(c for c in plan_changes(collection) if c.pair.final == 11)
+    markup = render_pair(pair, change.summary, change.reasons, diff_task(*pair_texts(pair, draft, final)))
+    assert "草案 第11项 → 正式版 第11项" in markup
+    assert '<del class="qa-del qa-reworded">每年完成不少于30个小区物业服务费调整' in markup
+    assert '<ins class="qa-ins qa-reworded">每年完成不少于20个小区物业服务费调整' in markup
+
+    listing = render_changes(plan_changes(collection))
+    assert "与草案相比共24项有变化" in listing
+    assert listing.count("<tr data-status=") == 24
+    assert (
+        '<tr data-status="merged"><td class="qa-status">合并</td><td>第30项、第31项</td><td>第31项</td>'
+        in listing
+    )
+    # the participation report's own words as the reason for the new task 29
+    assert "理由(公众参与情况报告):增设“深化电动自行车安全监管”任务" in listing
+
+
+def test_renumbered_pair_without_text_changes_says_so():
+    pair = TaskPair(33, 34, "renumbered", 0.99, False, (), "强化城市管理执法支撑", "强化城市管理执法支撑")
+    markup = render_pair(pair, "草案第33项,正式版为第34项。内容未变。", (), [DiffSpan("equal", "a", "a")])
+    assert "调整序号(内容未变)" in markup
+    changes = render_changes([TaskChange(pair, "内容未变。", ())])
+    assert "调整序号1项" in changes and "qa-reason" not in changes
+
+
+def test_clause_for_the_browser(collection):
+    doc = collection.get("plan-final")
+    clause = next(c for c in parse_clauses(doc) if c.clause == 10)
+    markup = render_clause(doc, clause, numbered_targets(doc.text[clause.start : clause.end]), "改了标题")
+    assert ">正式版<" in markup and "第10项 升级“美丽家园”建设" in markup
+    assert "<li>三年内新增加装电梯466台</li>" in markup
+    assert "版本说明:改了标题" in markup
+
+
+def test_numbered_targets_are_phrases_with_digits():
+    assert numbered_targets(TASK_10) == ["三年内新增加装电梯466台"]
+    # a short date phrase keeps the phrase it dates
+    text = (
+        "16.推进整治。计划用三年时间,至2026年底,全面完成雨污混接普查和整治,形成清单。(牵头单位:区建设管理委)"
+    )
+    assert numbered_targets(text) == ["至2026年底,全面完成雨污混接普查和整治"]
+    assert numbered_targets("7.加强整治。消除管理盲区。(牵头单位:区绿化市容局)") == []
