@@ -15,9 +15,9 @@ from functools import cached_property
 import numpy as np
 
 from qa.compare import align_tasks, version_note
-from qa.documents import Collection, load_collection
+from qa.documents import Collection, load_collection, shorten
 from qa.embedders import Embedder, load_embedder
-from qa.errors import InvalidQuestion, UnknownDocument
+from qa.errors import InvalidQuestion
 from qa.index import Index, Sentence, ensure_index
 from qa.query import Lexicon, Query, load_lexicon, parse_query
 from qa.retrieve import MODES, Hit, Retriever, Signals, TaskKey
@@ -159,11 +159,11 @@ class Assistant:
         """
         k = self.settings.k if k is None else k
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 20:
-            raise InvalidQuestion(f"k 必须是 1 到 20 之间的整数(收到 {k!r})。")
+            raise InvalidQuestion(f"k 必须是 1 到 20 之间的整数(收到 {shorten(k)})。")
         if mode not in MODES:
-            raise InvalidQuestion(f"未知的检索模式 {mode!r};可用:{', '.join(MODES)}")
+            raise InvalidQuestion(f"未知的检索模式 {shorten(mode)};可用:{', '.join(MODES)}")
         if doc is not None and doc not in self.doc_ids:
-            raise UnknownDocument(f"未知文档 {doc!r};可用的文档编号: {', '.join(self.doc_ids)}")
+            self.collection.get(str(doc))  # raises UnknownDocument with the valid ids
         query = parse_query(
             question, self.settings.max_question_chars, self.lexicon if mode == "full" else None
         )

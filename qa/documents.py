@@ -8,10 +8,16 @@ from pathlib import Path
 
 from qa.errors import UnknownDocument
 
-__all__ = ["Document", "Collection", "load_collection", "VERSION_LABELS", "AUTHORITY_LABELS"]
+__all__ = ["Document", "Collection", "load_collection", "shorten", "VERSION_LABELS", "AUTHORITY_LABELS"]
 
 VERSION_LABELS = {"final": "正式版", "draft": "草案", None: "背景材料"}
 AUTHORITY_LABELS = {"current": "现行有效", "superseded": "已被正式版取代", "background": "背景材料"}
+
+
+def shorten(value: object, limit: int = 40) -> str:
+    """``repr`` of a user's value cut to ``limit`` characters, so an error message stays one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class Collection:
             if doc.doc_id == doc_id:
                 return doc
         valid = ", ".join(d.doc_id for d in self.documents)
-        raise UnknownDocument(f"未知文档 {doc_id!r};可用的文档编号: {valid}")
+        raise UnknownDocument(f"未知文档 {shorten(doc_id)};可用的文档编号: {valid}")
 
     @property
     def doc_ids(self) -> list[str]:

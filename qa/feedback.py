@@ -79,15 +79,32 @@ def append_feedback(path: Path, record: Mapping[str, object]) -> None:
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # released by close, even if this process dies
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line  # the last writer was cut off: leave its torn line on its own
+        size = _complete_size(fd)
+        if size != os.fstat(fd).st_size:
+            # A writer died mid-line: its record was never whole, so the torn tail is cut off
+            # rather than left to break every reader of the log.
+            os.ftruncate(fd, size)
         written = os.write(fd, line)
         if written != len(line):
+            os.ftruncate(fd, size)
             raise OSError(f"short write to {path}: {written} of {len(line)} bytes (disk full?)")
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _complete_size(fd: int) -> int:
+    """Bytes up to and including the log's last newline: the part made of whole lines."""
+    end = os.fstat(fd).st_size
+    pos = end
+    while pos > 0:
+        start = max(0, pos - 65536)
+        block = os.pread(fd, pos - start, start)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        pos = start
+    return 0
 
 
 def read_feedback(path: Path) -> FeedbackLog:

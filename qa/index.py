@@ -154,6 +154,33 @@ def build_index(
         IndexError_: the index folder (or its parent) cannot be written.
     """
     target = settings.index_dir
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _build_lock(target):
+            # The temporary folder is claimed before the long embedding pass, so an unwritable
+            # index folder is reported at once rather than after a minute of work.
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+            try:
+                index = _embed_and_write(tmp, collection, embedder, tokenizer, settings, progress)
+                _swap_into_place(tmp, target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as err:
+        raise IndexError_(
+            f"无法写入索引目录 {target}({err.strerror or err});请设置可写的 QA_INDEX_DIR 或使用 --index-dir。"
+        ) from err
+    index.path = target
+    return index
+
+
+def _embed_and_write(
+    folder: Path,
+    collection: Collection,
+    embedder: Embedder,
+    tokenizer: Tokenizer,
+    settings: Settings,
+    progress: bool,
+) -> Index:
     chunks = chunk_collection(collection.documents, settings.chunk_size, settings.chunk_overlap)
     sentences = [Sentence(i, s, e) for i, ch in enumerate(chunks) for s, e in split_sentences(ch.text)]
     texts = [passage_text(ch, collection) for ch in chunks]
@@ -164,22 +191,9 @@ def build_index(
     dense.add(chunk_vecs)
     retriever = bm25s.BM25()
     retriever.index([tokenizer.tokens(t) for t in texts], show_progress=False)
-
     manifest = {**expected_manifest(settings, embedder), "n_chunks": len(chunks), "built_at": time.time()}
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _build_lock(target):
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
-            try:
-                _write(tmp, chunks, dense, sentences, sentence_vecs, retriever, manifest)
-                _swap_into_place(tmp, target)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-    except OSError as err:
-        raise IndexError_(
-            f"无法写入索引目录 {target}({err.strerror or err});请设置可写的 QA_INDEX_DIR 或使用 --index-dir。"
-        ) from err
-    return Index(chunks, dense, sentences, sentence_vecs, retriever, manifest, target)
+    _write(folder, chunks, dense, sentences, sentence_vecs, retriever, manifest)
+    return Index(chunks, dense, sentences, sentence_vecs, retriever, manifest, folder)
 
 
 def _embed_batches(embedder: Embedder, texts: list[str], progress: bool, label: str) -> np.ndarray:

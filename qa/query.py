@@ -55,6 +55,7 @@ _LISTS_TASKS = re.compile(
 )
 _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MARKUP = re.compile(r"<[^<>]*>")
 _MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 
@@ -163,6 +164,9 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     """
     if not isinstance(raw, str):
         raise InvalidQuestion("问题必须是文字。")
+    if _SURROGATE.search(raw):
+        # What invalid UTF-8 on a command line decodes to: not text, and unprintable as UTF-8.
+        raise InvalidQuestion("问题含有无效的字符编码(不是有效的 UTF-8 文本)。")
     text = normalise(raw)
     english = is_english(text)
     if not text:

@@ -1,0 +1,303 @@
+"""Bad input through every door: the Python API, the CLI (argument and stdin) and the HTTP API.
+
+Each bad question gets either a bounded answer or one clear error, in Chinese (English for an
+English question), and never a traceback. Exit codes of ``qa ask``: 0 for an answer, 2 for a bad
+question (one ``错误:…`` line on stderr); with ``-`` (one question per stdin line) always 0, each
+bad line giving ``{"question": …, "error": …}`` and the following lines still answered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.answer import NO_ANSWER_EN, Answer
+from qa.errors import QAError
+
+QA = str(Path(sys.executable).with_name("qa"))
+_CJK = re.compile(r"[\u3400-\u9fff]")
+NORMAL = "加装电梯有什么计划?"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    text: str
+    outcome: str  # "error" or "answer"
+    lang: str  # the language of the reply: "zh" or "en"
+    says: str = ""  # a phrase the error message must contain
+
+
+CASES = [
+    Case("empty", "", "error", "zh", "请输入一个问题"),
+    Case("whitespace", " \t\u3000\u00a0  ", "error", "zh", "请输入一个问题"),
+    Case("long-zh", "加装电梯" * 5000, "error", "zh", "问题太长(20000字)"),
+    Case("long-en", ("Who is responsible for elevators? " * 600)[:20000], "error", "en", "too long"),
+    Case("controls", "\x01\x02\x07电梯\x1b[31m加装\x7f\x9f", "answer", "zh"),
+    Case("nul", "电梯\x00加装", "answer", "zh"),
+    Case("zero-width-only", "\u200b\u200c\u200d\u2060\ufeff", "error", "zh", "请输入一个问题"),
+    Case("zero-width-inside", "电\u200b梯\u200d加\u2060装\ufeff", "answer", "zh"),
+    Case("bidi", "\u202e电梯加装\u202c", "answer", "zh"),
+    Case("emoji-only", "😀🚲🏠👍🇨🇳", "error", "zh", "没有可识别的文字"),
+    Case("punctuation-only", "?!。,、;:……——()【】《》“”", "error", "zh", "没有可识别的文字"),
+    Case("html-img", "<img src=x onerror=alert(1)>", "answer", "zh"),  # markup is not English
+    Case("html-script", "<script>alert(1)</script>", "answer", "en"),
+    Case("sql", "'; DROP TABLE users; --", "answer", "en"),
+    Case("mixed-scripts", "加装电梯 elevator مصعد лифт", "answer", "zh"),
+]
+ARGV_CASES = [c for c in CASES if "\x00" not in c.text]  # a NUL cannot be passed in argv
+
+
+def _ids(cases: list[Case]) -> list[str]:
+    return [c.id for c in cases]
+
+
+def assert_well_formed(answer: object, collection, k: int = 5) -> None:
+    """An Answer whose every result quotes the document at its offsets and highlights inside itself."""
+    assert isinstance(answer, Answer)
+    assert isinstance(answer.answer, str) and answer.answer.strip()
+    assert len(answer.results) <= k
+    for rank, r in enumerate(answer.results, start=1):
+        assert r.rank == rank
+        assert collection.get(r.doc_id).text[r.start : r.end] == r.text
+        assert r.text[r.highlight_start : r.highlight_end] == r.highlight
+        assert r.highlight.strip()
+
+
+def assert_message(message: str, case: Case) -> None:
+    assert message and "Traceback" not in message
+    assert len(message) <= 200, "an error message is one short sentence, not an echo of the input"
+    assert case.says in message
+    if case.lang == "zh":
+        assert _CJK.search(message), message
+    else:
+        assert not _CJK.search(message), message
+
+
+def assert_answer_language(answer: str, case: Case) -> None:
+    english = answer.startswith(("From the plan", NO_ANSWER_EN))
+    assert english == (case.lang == "en"), answer[:80]
+
+
+# --- the Python API -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_python_api(assistant, collection, case: Case):
+    if case.outcome == "error":
+        with pytest.raises(QAError) as err:
+            assistant.ask(case.text)
+        assert_message(str(err.value), case)
+        return
+    answer = assistant.ask(case.text)
+    assert_well_formed(answer, collection)
+    assert answer.question == case.text
+    assert len(answer.answer) <= 3000
+    assert_answer_language(answer.answer, case)
+
+
+def test_invisible_characters_do_not_change_the_answer(assistant):
+    """Zero-width and bidi characters are dropped (control characters become spaces instead)."""
+    plain = assistant.ask("电梯加装")
+    for text in ("电\u200b梯\u200d加\u2060装\ufeff", "\u202e电梯加装\u202c"):
+        hidden = assistant.ask(text)
+        assert [(r.doc_id, r.start, r.end) for r in hidden.results] == [
+            (r.doc_id, r.start, r.end) for r in plain.results
+        ]
+
+
+def test_unknown_document_error_is_bounded(assistant):
+    with pytest.raises(QAError) as err:
+        assistant.ask("电梯", doc="x" * 10_000)
+    assert len(str(err.value)) <= 300
+
+
+# Text that mixes what users paste: Chinese, emoji, control and format characters, the plan's words.
+_EMOJI = st.sampled_from(["😀", "🚲", "🏠", "👍🏽", "🇨🇳", "👨‍👩‍👧", "\u2764\ufe0f"])
+_WORDS = st.sampled_from(
+    ["电梯", "第29项", "草案", "牵头单位", "区房管局", "垃圾分类", "電梯", "task 29", "who is responsible"]
+)
+_MIXED = st.lists(
+    st.one_of(
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
+        _EMOJI,
+        st.characters(categories=("Cc", "Cf", "Zs", "Zl", "Zp", "Mn")),
+        _WORDS,
+        st.characters(),
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.one_of(st.text(), _MIXED))
+def test_any_text_gets_a_well_formed_answer_or_a_typed_error(assistant, collection, text):
+    try:
+        answer = assistant.ask(text)
+    except QAError as err:
+        assert str(err)
+        return
+    assert_well_formed(answer, collection)
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def _qa(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([QA, *args], input=stdin, capture_output=True, timeout=180, check=False)
+
+
+@pytest.mark.parametrize("case", ARGV_CASES, ids=_ids(ARGV_CASES))
+def test_cli_argument_json(assistant, case: Case):  # ``assistant``: the index is built before the CLI runs
+    proc = _qa("ask", "--json", case.text)
+    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+    assert "Traceback" not in out + err
+    if case.outcome == "error":
+        assert proc.returncode == 2
+        assert out == ""
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("错误:")
+        assert_message(lines[0].removeprefix("错误:"), case)
+        return
+    assert proc.returncode == 0, err
+    assert err == ""
+    answer = json.loads(out)
+    assert answer["question"] == case.text
+    assert_answer_language(answer["answer"], case)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[9], CASES[12]], ids=["empty", "emoji-only", "html-script"])
+def test_cli_argument_readable(assistant, case: Case):
+    proc = _qa("ask", case.text)
+    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+    assert "Traceback" not in out + err
+    assert proc.returncode == (2 if case.outcome == "error" else 0)
+    assert (err if case.outcome == "error" else out).strip()
+
+
+def test_cli_argument_invalid_utf8(assistant):
+    proc = subprocess.run(
+        [QA.encode(), b"ask", b"--json", "电梯".encode() + b"\xff"],
+        capture_output=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert b"Traceback" not in proc.stdout + proc.stderr
+    proc.stdout.decode("utf-8")  # whatever it prints is valid UTF-8
+    assert proc.returncode in (0, 2)
+
+
+_INVALID_UTF8 = [b"\xff\xfe\xfd", "电梯".encode() + b"\xe7\x94", b"\xed\xa0\x80", b"\xc0\xaf"]
+
+
+def _stdin_lines() -> list[bytes]:
+    lines = [c.text.encode("utf-8") for c in CASES if "\n" not in c.text]
+    return [*lines, *_INVALID_UTF8, "电梯\r".encode(), NORMAL.encode()]  # "\r\n": a Windows line end
+
+
+def test_cli_stdin_json(assistant):
+    lines = _stdin_lines()
+    proc = _qa("ask", "--json", "-", stdin=b"\n".join(lines) + b"\n")
+    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # strict: all valid UTF-8
+    assert proc.returncode == 0
+    assert "Traceback" not in out + err and err == ""
+    replies = [json.loads(line) for line in out.splitlines()]
+    assert len(replies) == len(lines)
+    by_case = dict(zip([c.id for c in CASES], replies, strict=False))
+    for case in CASES:
+        reply = by_case[case.id]
+        assert reply["question"] == case.text
+        if case.outcome == "error":
+            assert set(reply) == {"question", "error"}
+            assert_message(reply["error"], case)
+        else:
+            assert "error" not in reply and reply["results"]
+            assert_answer_language(reply["answer"], case)
+    invalid = replies[len(CASES) : len(CASES) + len(_INVALID_UTF8)]
+    assert all(r["error"] == "这一行不是有效的 UTF-8 文本。" for r in invalid)
+    assert replies[-2]["question"] == "电梯" and replies[-2]["results"]
+    assert replies[-1]["question"] == NORMAL and not replies[-1]["abstained"]
+
+
+def test_cli_stdin_readable(assistant):
+    proc = _qa("ask", "-", stdin=b"\n\xff\xfe\n" + NORMAL.encode() + b"\n")
+    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+    assert proc.returncode == 0 and err == "" and "Traceback" not in out
+    assert out.count("错误:") == 2
+    assert "加装电梯" in out and "引用:" in out
+
+
+# --- the HTTP API -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(assistant):
+    from qa.loadtest import running_server
+    from qa.settings import load_settings
+
+    with running_server(load_settings()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from qa.loadtest import offline_client
+
+    return offline_client(server.url)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_http_api(client, case: Case):
+    from gradio_client.exceptions import AppError
+
+    from qa.loadtest import check_answer
+
+    if case.outcome == "error":
+        with pytest.raises(AppError) as err:
+            client.predict(case.text, api_name="/ask")
+        assert_message(str(err.value), case)
+        return
+    reply = client.predict(case.text, api_name="/ask")
+    assert check_answer(case.text, reply) is None
+    assert_answer_language(reply["answer"], case)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("k", "doc", "says"),
+    [(0, None, "k 必须是 1 到 20"), (21, None, "k 必须是 1 到 20"), (5, "plan-2025", "未知文档")],
+)
+def test_http_api_bad_options(client, k, doc, says):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        client.predict("电梯", k, doc, api_name="/ask")
+    assert says in str(err.value) and "Traceback" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_http_server_keeps_serving_after_bad_input(server, client):
+    from gradio_client.exceptions import AppError
+
+    from qa.loadtest import check_answer
+
+    for case in CASES:
+        try:
+            client.predict(case.text, api_name="/ask")
+        except AppError:
+            pass
+    reply = client.predict(NORMAL, api_name="/ask")
+    assert check_answer(NORMAL, reply) is None and not reply["abstained"]
+    assert server.process.poll() is None
+    assert "Traceback" not in server.log()
