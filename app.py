@@ -28,7 +28,7 @@ from typing import Any, TypeVar  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from qa.answer import NO_ANSWER_EN, NO_ANSWER_ZH, Answer, Assistant, Result  # noqa: E402
+from qa.answer import NO_ANSWER_EN, NO_ANSWER_ZH, Answer, Assistant, Result, quote  # noqa: E402
 from qa.cards import (  # noqa: E402
     CSS,
     STATUS_LABELS,
@@ -232,15 +232,7 @@ def _retell(kept: list[Result], query: Query) -> str:
             else f"{query.unit}牵头(含共同牵头)且符合筛选条件的任务共{len(tasks)}项:"
         )
         return "\n".join([head, *(f"第{r.clause}项 {r.title}" for r in tasks)])
-    top = kept[0]
-    lines = [top.highlight, f"——{top.citation}"]
-    if top.lead_units:
-        lines.append(("Lead units: " if english else "牵头单位:") + "、".join(top.lead_units))
-    if top.version_note:
-        lines.append(("Draft vs final: " if english else "版本说明:") + top.version_note)
-    if english:
-        lines.insert(0, "From the plan (quoted in Chinese):")
-    return "\n".join(lines)
+    return quote(kept[0], english)
 
 
 def _messages(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:

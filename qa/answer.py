@@ -25,7 +25,7 @@ from qa.settings import Settings, load_settings
 from qa.structure import is_heading
 from qa.tokens import Tokenizer
 
-__all__ = ["Assistant", "Answer", "Result", "Abstention", "NO_ANSWER_ZH", "NO_ANSWER_EN"]
+__all__ = ["Assistant", "Answer", "Result", "Abstention", "quote", "NO_ANSWER_ZH", "NO_ANSWER_EN"]
 
 NO_ANSWER_ZH = "计划中没有找到与此直接相关的内容。"
 NO_ANSWER_EN = "The plan does not directly address this question."
@@ -83,6 +83,26 @@ class Answer:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def quote(result: Result, english: bool = False) -> str:
+    """The answer built on one result: its highlighted words, citation, lead units and version note."""
+    lines = [result.highlight, f"——{result.citation}"]
+    if result.lead_units:
+        lines.append(("Lead units: " if english else "牵头单位:") + "、".join(result.lead_units))
+    if result.version_note:
+        lines.append(("Draft vs final: " if english else "版本说明:") + result.version_note)
+    if result.version == "draft":
+        # Draft text is quoted only when asked for, and never without saying it is not current policy.
+        lines.insert(
+            0,
+            "(Draft text, superseded by the final plan:)"
+            if english
+            else "(以下为草案原文,已被正式版取代,不是现行内容:)",
+        )
+    elif english:
+        lines.insert(0, "From the plan (quoted in Chinese):")
+    return "\n".join(lines)
 
 
 class Assistant:
@@ -268,20 +288,4 @@ class Assistant:
                 if en
                 else NO_ANSWER_ZH + "以下条款可能相关,仅供参考。"
             )
-        top = results[0]
-        lines = [top.highlight, f"——{top.citation}"]
-        if top.lead_units:
-            lines.append(("Lead units: " if en else "牵头单位:") + "、".join(top.lead_units))
-        if top.version_note:
-            lines.append(("Draft vs final: " if en else "版本说明:") + top.version_note)
-        if top.version == "draft":
-            # Draft text is quoted only when asked for, and never without saying it is not current policy.
-            lines.insert(
-                0,
-                "(Draft text, superseded by the final plan:)"
-                if en
-                else "(以下为草案原文,已被正式版取代,不是现行内容:)",
-            )
-        elif en:
-            lines.insert(0, "From the plan (quoted in Chinese):")
-        return "\n".join(lines)
+        return quote(results[0], en)

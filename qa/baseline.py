@@ -13,15 +13,8 @@ renamed into place.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +22,7 @@ import faiss
 import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from qa import storage
 from qa.answer import Answer, Result
 from qa.documents import Collection, Document, load_collection
 from qa.embedders import Embedder, load_embedder
@@ -90,10 +84,6 @@ def _expected_manifest(settings: Settings, embedder: Embedder) -> dict[str, obje
     }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 class Baseline:
     """Dense-only retrieval over fixed-size pieces; answers in the assistant's ``Answer`` shape.
 
@@ -136,14 +126,8 @@ class Baseline:
         dense.add(vecs)
         target = self.path
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with _lock(target):
-                tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
-                try:
-                    _write(tmp, chunks, dense, {**manifest, "n_chunks": len(chunks), "built_at": time.time()})
-                    _swap_into_place(tmp, target)
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
+            with storage.staging(target) as tmp:
+                _write(tmp, chunks, dense, {**manifest, "n_chunks": len(chunks), "built_at": time.time()})
         except OSError as err:
             raise IndexError_(
                 f"无法写入基线索引目录 {target}({err.strerror or err});请设置可写的 QA_INDEX_DIR 或使用 --index-dir。"
@@ -217,50 +201,22 @@ def _write(
                 + "\n"
             )
     faiss.write_index(dense, str(folder / "chunks.faiss"))
-    manifest = {**manifest, "files": {name: _sha256(folder / name) for name in _FILES}}
-    # Written last: a folder without a manifest is never mistaken for an index.
-    (folder / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    storage.write_manifest(folder, manifest)
 
 
 def _load(path: Path, expected: dict[str, object]) -> tuple[list[BaselineChunk], faiss.Index] | None:
     """The saved pieces and vectors if the folder is complete and matches ``expected``; else None."""
+    manifest = storage.read_manifest(path, expected)
+    if manifest is None or set(manifest["files"]) != set(_FILES):  # type: ignore[call-overload]
+        return None
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        if any(manifest.get(key) != value for key, value in expected.items()):
-            return None
-        files = manifest.get("files", {})
-        if set(files) != set(_FILES) or any(_sha256(path / n) != d for n, d in files.items()):
-            return None
         chunks = [
             BaselineChunk(**json.loads(line))
             for line in (path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
         ]
         dense = faiss.read_index(str(path / "chunks.faiss"))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-        return None  # missing, truncated or corrupted: rebuild
+        return None  # passes its checksum but does not load: rebuild
     if dense.ntotal != len(chunks):
         return None
     return chunks, dense
-
-
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        os.rename(target, old)
-    os.rename(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _lock(target: Path) -> Iterator[None]:
-    """One build at a time per folder, across processes (the benchmark and the eval may overlap)."""
-    with open(target.parent / f".{target.name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -9,16 +9,11 @@ never leaves a half index that gets used.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +21,7 @@ import bm25s
 import faiss
 import numpy as np
 
+from qa import storage
 from qa.chunking import Chunk, chunk_collection
 from qa.documents import Collection
 from qa.embedders import Embedder
@@ -137,10 +133,6 @@ def expected_manifest(settings: Settings, embedder: Embedder) -> dict[str, objec
     }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build_index(
     collection: Collection,
     embedder: Embedder,
@@ -155,16 +147,10 @@ def build_index(
     """
     target = settings.index_dir
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _build_lock(target):
-            # The temporary folder is claimed before the long embedding pass, so an unwritable
-            # index folder is reported at once rather than after a minute of work.
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
-            try:
-                index = _embed_and_write(tmp, collection, embedder, tokenizer, settings, progress)
-                _swap_into_place(tmp, target)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        # The staging folder is claimed before the long embedding pass, so an unwritable index
+        # folder is reported at once rather than after a minute of work.
+        with storage.staging(target) as tmp:
+            index = _embed_and_write(tmp, collection, embedder, tokenizer, settings, progress)
     except OSError as err:
         raise IndexError_(
             f"无法写入索引目录 {target}({err.strerror or err});请设置可写的 QA_INDEX_DIR 或使用 --index-dir。"
@@ -192,8 +178,8 @@ def _embed_and_write(
     retriever = bm25s.BM25()
     retriever.index([tokenizer.tokens(t) for t in texts], show_progress=False)
     manifest = {**expected_manifest(settings, embedder), "n_chunks": len(chunks), "built_at": time.time()}
-    _write(folder, chunks, dense, sentences, sentence_vecs, retriever, manifest)
-    return Index(chunks, dense, sentences, sentence_vecs, retriever, manifest, folder)
+    written = _write(folder, chunks, dense, sentences, sentence_vecs, retriever, manifest)
+    return Index(chunks, dense, sentences, sentence_vecs, retriever, written, folder)
 
 
 def _embed_batches(embedder: Embedder, texts: list[str], progress: bool, label: str) -> np.ndarray:
@@ -221,7 +207,7 @@ def _write(
     sentence_vecs: np.ndarray,
     retriever: bm25s.BM25,
     manifest: dict[str, object],
-) -> None:
+) -> dict[str, object]:
     with open(folder / "chunks.jsonl", "w", encoding="utf-8") as fh:
         for ch in chunks:
             fh.write(json.dumps(ch.as_dict(), ensure_ascii=False) + "\n")
@@ -229,54 +215,15 @@ def _write(
     (folder / "sentences.json").write_text(json.dumps([[s.chunk, s.start, s.end] for s in sentences]))
     np.save(folder / "sentences.npy", sentence_vecs)
     retriever.save(str(folder / "bm25"), show_progress=False)
-    files = {name: _sha256(folder / name) for name in _FILES}
-    files.update({f"bm25/{p.name}": _sha256(p) for p in sorted((folder / "bm25").iterdir())})
-    manifest["files"] = files
-    # The manifest is written last: a folder without one is never mistaken for an index.
-    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
-
-
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        os.rename(target, old)
-    try:
-        os.rename(tmp, target)
-    except OSError:
-        if old is not None:  # the previous index goes back: a failed build must not cost the working one
-            os.rename(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _build_lock(target: Path) -> Iterator[None]:
-    """One build at a time per index folder, across processes."""
-    with open(target.parent / f".{target.name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return storage.write_manifest(folder, manifest)
 
 
 def load_index(path: Path, expected: dict[str, object]) -> Index | None:
     """The index in ``path`` if it is complete, undamaged and matches ``expected``; otherwise None."""
+    manifest = storage.read_manifest(path, expected)
+    if manifest is None or not all(name in manifest["files"] for name in _FILES):  # type: ignore[operator]
+        return None
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict) or any(
-            manifest.get(key) != value for key, value in expected.items()
-        ):
-            return None
-        files = manifest.get("files")
-        if (
-            not isinstance(files, dict)
-            or not files
-            or any(_sha256(path / name) != digest for name, digest in files.items())
-        ):
-            return None
         chunks = [
             _chunk(json.loads(line))
             for line in (path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
@@ -286,7 +233,7 @@ def load_index(path: Path, expected: dict[str, object]) -> Index | None:
         sentence_vecs = np.load(path / "sentences.npy")
         retriever = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-        # Missing, truncated or corrupted files all mean the same thing: rebuild.
+        # Files that pass their checksum but do not load mean the same thing: rebuild.
         return None
     if dense.ntotal != len(chunks) or len(sentence_vecs) != len(sentences):
         return None

@@ -90,7 +90,11 @@ def test_lead_unit_filter_keeps_matching_results_and_retells_the_answer(wired):
     results = turns[0]["answer"]["results"]
     assert results and all("区房管局" in r["lead_units"] for r in results)
     assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
-    assert turns[0]["answer"]["answer"].startswith(results[0]["highlight"])
+    text = turns[0]["answer"]["answer"]
+    assert results[0]["highlight"] in text and results[0]["citation"] in text
+    # The draft's 25 is the 区房管局 task that mentions e-bikes: quoted, but never as current policy.
+    if results[0]["version"] == "draft":
+        assert text.startswith("(以下为草案原文,已被正式版取代,不是现行内容:)")
     assert "已按筛选条件(牵头单位: 区房管局)保留" in turns[0]["answer_html"]
 
 

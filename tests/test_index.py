@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import qa.index as qindex
+import qa.storage
 from qa.chunking import chunk_collection
 from qa.documents import Collection, load_collection
 from qa.errors import IndexError_
@@ -529,7 +530,7 @@ def test_failed_swap_keeps_the_previous_index(built: Built, monkeypatch: pytest.
             raise OSError(5, "I/O error")
         real_rename(src, dst)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(qindex.os, "rename", rename)
+    monkeypatch.setattr(qa.storage.os, "rename", rename)
     with pytest.raises(IndexError_):
         build_index(built.collection, built.embedder, built.tokenizer, built.settings, progress=False)
     monkeypatch.undo()
