@@ -40,7 +40,7 @@ from qa.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
     from qa.embedders import Embedder
-    from qa.evaluate import GoldQuestion
+    from qa.gold import GoldQuestion
 
 __all__ = [
     "KEYS",
@@ -197,7 +197,9 @@ def measure_questions(
     """
     from qa.answer import Assistant
     from qa.baseline import Baseline
-    from qa.evaluate import load_gold, run, summarise
+    from qa.evaluate import run
+    from qa.gold import load_gold
+    from qa.metrics import summarise
 
     gold = list(gold) if gold is not None else load_gold()
     assistant = Assistant(settings, embedder=embedder)

@@ -10,7 +10,7 @@ import pytest
 
 from qa import bench
 from qa.errors import QAError
-from qa.evaluate import load_gold
+from qa.gold import load_gold
 from qa.settings import load_settings
 from tests.fake_embedder import FakeEmbedder
 

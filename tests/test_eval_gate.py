@@ -1,6 +1,6 @@
 """The quality gate: the gold set is well formed, and the real assistant meets eval/thresholds.json.
 
-The schema checks read ``eval/gold.jsonl`` as raw JSON, independently of ``qa.evaluate.load_gold``,
+The schema checks read ``eval/gold.jsonl`` as raw JSON, independently of ``qa.gold.load_gold``,
 so a loader bug cannot hide a broken gold set.
 """
 
@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from qa.documents import Collection
-from qa.evaluate import GOLD_PATH, THRESHOLDS_PATH, check_thresholds, run, summarise
+from qa.evaluate import check_thresholds, run
+from qa.gold import GOLD_PATH, THRESHOLDS_PATH
+from qa.metrics import summarise
 from qa.structure import parse_clauses
 from tests.conftest import CORPUS
 

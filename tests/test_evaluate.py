@@ -10,26 +10,24 @@ from pathlib import Path
 
 import pytest
 
-from qa import evaluate
+from qa import evaluate, tuning
 from qa.answer import Answer
 from qa.documents import Collection, Document
-from qa.evaluate import (
+from qa.evaluate import EvalRun, check_thresholds, thresholds_from
+from qa.gold import GoldQuestion, Relevant, load_gold
+from qa.metrics import (
     METRICS,
-    EvalRun,
-    GoldQuestion,
     Judge,
     Outcome,
-    Relevant,
     abstention_rates,
-    check_thresholds,
     hit_at_k,
     mrr_at_k,
     ndcg_at_k,
     percentile,
     prefer_at_1,
     summarise,
-    thresholds_from,
 )
+from qa.report import write_report
 from qa.settings import Settings
 from tests.conftest import CORPUS
 from tests.fake_embedder import FakeEmbedder
@@ -299,11 +297,11 @@ def test_score_looks_past_rank_5_only_when_the_top_5_miss(tiny: Collection) -> N
     task2 = _span(_FINAL, "2.管好停车。新增泊位700个。(牵头单位:区乙局)")
     miss = Piece("plan-draft", 1, 0, 5)
     late = StubAsker([miss] * 6 + [Piece("plan-final", 2, *task2)])
-    o = evaluate._score(q, "full", late, judge)
+    o = evaluate.score_question(q, "full", late, judge)
     assert late.calls == [5, 10]
     assert o.first_rank == 7 and o.gains == (0, 0, 0, 0, 0) and o.top_doc == "plan-draft"
     early = StubAsker([miss, Piece("plan-final", 2, *task2)])
-    o = evaluate._score(q, "full", early, judge)
+    o = evaluate.score_question(q, "full", early, judge)
     assert early.calls == [5]
     assert (o.first_rank, o.gains, o.ideal) == (2, (0, 2), (2,))
     assert o.latency_ms > 0
@@ -322,7 +320,7 @@ def fake_assistant(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - 
 
 @pytest.fixture(scope="module")
 def small_gold() -> list[GoldQuestion]:
-    gold = evaluate.load_gold()
+    gold = load_gold()
     picked = [
         next(q for q in gold if q.split == s and q.kind == k)
         for s in ("dev", "test")
@@ -357,7 +355,7 @@ def test_run_answers_every_question_once_per_configuration(
         assert tuple(block) == METRICS
 
     out = tmp_path / "eval"
-    evaluate.report(result, out)
+    write_report(result, out)
     text = (out / "REPORT.md").read_text(encoding="utf-8")
     assert "Commit:" in text and "fake/char-ngram-256" in text and "misses at rank 1" in text
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -391,7 +389,7 @@ def test_tune_reads_only_the_dev_split(fake_assistant, small_gold, monkeypatch: 
         "min_bm25": (3.0, 1e9),
     }
     before_w, before_a = fake_assistant.retriever.weights, fake_assistant.abstention
-    tuned = evaluate.tune(fake_assistant, gold=small_gold, grid=grid)
+    tuned = tuning.tune(fake_assistant, gold=small_gold, grid=grid)
     test_questions = {q.question for q in small_gold if q.split == "test"}
     assert asked and not test_questions & set(asked)
     assert tuned.weights["dense"] in (0.4, 0.6) and tuned.weights["draft_penalty"] in (0.0, 0.8)
@@ -411,7 +409,7 @@ def test_tuned_values_reproduce_their_dev_metrics(fake_assistant, small_gold) ->
         "min_dense": (0.5,),
         "min_bm25": (5.0,),
     }
-    tuned = evaluate.tune(fake_assistant, gold=small_gold, grid=grid)
+    tuned = tuning.tune(fake_assistant, gold=small_gold, grid=grid)
     old = fake_assistant.retriever.weights, fake_assistant.abstention
     fake_assistant.retriever.weights = Weights(**tuned.weights)
     fake_assistant.abstention = Abstention(**tuned.abstention)
@@ -478,19 +476,19 @@ def test_cli_check_fails_below_a_threshold(
 def test_tuning_moves_the_defaults_only_for_more_than_one_question() -> None:
     # (objective, distance from the defaults in grid steps, candidate)
     scored = [(3.80, 0.0, "defaults"), (3.83, 1.0, "near"), (3.85, 3.0, "best")]
-    assert evaluate._nearest_within(scored, 3.85 - 0.03, higher_is_better=True) == "near"
-    assert evaluate._nearest_within(scored, 3.85 - 0.01, higher_is_better=True) == "best"
-    assert evaluate._nearest_within(scored, 3.85 - 0.06, higher_is_better=True) == "defaults"
+    assert tuning._nearest_within(scored, 3.85 - 0.03, higher_is_better=True) == "near"
+    assert tuning._nearest_within(scored, 3.85 - 0.01, higher_is_better=True) == "best"
+    assert tuning._nearest_within(scored, 3.85 - 0.06, higher_is_better=True) == "defaults"
     costs = [(4.0, 0.0, "defaults"), (2.0, 2.0, "fewer"), (3.0, 1.0, "between")]
-    assert evaluate._nearest_within(costs, 2.0 + 1.0, higher_is_better=False) == "between"
+    assert tuning._nearest_within(costs, 2.0 + 1.0, higher_is_better=False) == "between"
     dev = [GoldQuestion(str(i), "?", "citizen", "dev", (), (), None, i >= 8) for i in range(10)]
-    assert evaluate._one_question(dev) == 4.0 / 8
+    assert tuning._one_question(dev) == 4.0 / 8
 
 
 def test_the_half_rule_agrees_with_clause_ids_on_the_assistants_chunks(collection: Collection) -> None:
     # The rule that lets the baseline's pieces count must not change how the assistant is judged.
     from qa.chunking import chunk_collection
-    from qa.evaluate import Target
+    from qa.metrics import Target
     from qa.structure import parse_clauses
 
     for ch in chunk_collection(collection.documents, 400, 40):
