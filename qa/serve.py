@@ -46,5 +46,6 @@ def cli_serve(args: argparse.Namespace, settings: Settings) -> int:
     app.get_assistant().ask("城市管理精细化")
     demo = app.build_demo(settings)
     print(f"问答助手:http://{args.host}:{args.port}  (Ctrl+C 停止)", file=sys.stderr, flush=True)
-    demo.launch(**app.launch_options(host=args.host, port=args.port))
+    # quiet: gradio would suggest share=True, which this assistant never uses; the line above says where it is.
+    demo.launch(**app.launch_options(host=args.host, port=args.port, quiet=True))
     return 0
