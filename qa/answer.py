@@ -191,8 +191,27 @@ class Assistant:
             hits, signals, qvec = self.retriever.search(query, k, doc, mode)
         words = {w for w in self.tokenizer.tokens(query.expanded) if not w.startswith("#")}
         results = [self._result(rank, hit, query, qvec, words) for rank, hit in enumerate(hits, start=1)]
-        abstained = mode == "full" and self.abstention.abstains(signals)
-        return Answer(query.raw, abstained, self._compose(query, results, abstained, doc), results)
+        missing = self._missing_task(query) if mode == "full" else None
+        abstained = mode == "full" and (missing is not None or self.abstention.abstains(signals))
+        text = self._compose(query, results, abstained, doc)
+        if missing is not None:
+            text = missing + text.removeprefix(NO_ANSWER_EN if query.english else NO_ANSWER_ZH)
+        return Answer(query.raw, abstained, text, results)
+
+    def _missing_task(self, query: Query) -> str | None:
+        """For a task number the plan does not have (第37项): say how many tasks it has."""
+        if query.clause is None:
+            return None
+        plan = self.retriever.numbered_plan(query)
+        if self.retriever.task_positions((plan, query.clause)):
+            return None
+        count = len(
+            {ch.clause for ch in self.index.chunks if ch.doc_id == plan and isinstance(ch.clause, int)}
+        )
+        name = self.collection.get(plan).cite_title
+        if query.english:
+            return f"{name} has {count} tasks; there is no task {query.clause}."
+        return f"{name}共{count}项任务,没有第{query.clause}项。"
 
     def _result(self, rank: int, hit: Hit, query: Query, qvec: np.ndarray, words: set[str]) -> Result:
         ch = hit.chunk

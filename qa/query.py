@@ -50,7 +50,8 @@ _WANTS_UNITS = re.compile(
     re.I,
 )
 _LISTS_TASKS = re.compile(
-    r"哪些任务|哪几项|哪些项|哪一项|哪项|负责什么|负责哪些|管哪些|牵头哪些|哪些工作|什么任务|\bwhich tasks\b",
+    r"哪些任务|哪几项|哪些项|哪一项|哪项|负责什么|负责哪些|管什么|管哪些|牵头哪些|哪些工作|什么任务"
+    r"|\bwhich tasks\b|\bwhat (?:does|do) .+ (?:lead|do|handle|manage)\b",
     re.I,
 )
 _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -225,7 +226,7 @@ def _clause_number(text: str) -> tuple[int | None, bool]:
         m = pattern.search(text)
         if m:
             n = _cn_number(m.group(1))
-            if n is not None and 1 <= n <= 36:
+            if n is not None and 1 <= n <= 99:  # past the last task is answered "there is no such task"
                 before = text[max(0, m.start() - 8) : m.start()]
                 return n, bool(_DRAFT.search(before))
     return None, False
@@ -242,7 +243,8 @@ def _named_unit(text: str, lexicon: Lexicon) -> str | None:
 def _mentions(text: str, word: str) -> bool:
     """Whether ``text`` contains ``word``; Latin words must match whole, case-insensitively."""
     if _ENGLISH_WORD.search(word):
-        return re.search(rf"\b{re.escape(word)}\b", text, re.I) is not None
+        # Whole words only, plural or not: "elevators" is "elevator".
+        return re.search(rf"\b{re.escape(word)}(?:s|es)?\b", text, re.I) is not None
     return word in text
 
 

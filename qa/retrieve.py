@@ -123,6 +123,10 @@ class Retriever:
         head = [self._hit(p, 100.0 - i) for i, p in enumerate(pinned)]
         return self._order_versions((head + hits)[:k], query, k), signals, qvec
 
+    def numbered_plan(self, query: Query) -> str:
+        """The plan whose numbering a clause number refers to: the draft's only when it says so."""
+        return "plan-draft" if query.clause_in_draft or query.version == "draft" else "plan-final"
+
     def listing_plan(self, query: Query, doc: str | None) -> str:
         """The plan whose tasks a unit listing enumerates: the draft only when asked for."""
         return "plan-draft" if query.version == "draft" or doc == "plan-draft" else "plan-final"
@@ -149,7 +153,7 @@ class Retriever:
     def _pinned(self, query: Query, doc: str | None) -> list[int]:
         """Chunks a clause number or a named lead unit puts first, in order."""
         if query.clause is not None:
-            numbered_in = "plan-draft" if query.clause_in_draft or query.version == "draft" else "plan-final"
+            numbered_in = self.numbered_plan(query)
             first = self.task_positions((numbered_in, query.clause))
             if query.version == "compare":
                 other = self._counterparts.get((numbered_in, query.clause))

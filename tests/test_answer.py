@@ -310,3 +310,35 @@ def test_concurrent_questions_get_the_same_answers(assistant: Assistant) -> None
     assert len(got) == 12
     for q, answer in got:
         assert answer == expected[q]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("第37项讲什么?", "《长宁区城市管理精细化三年行动计划(2024-2026年)》共36项任务,没有第37项。"),
+        ("草案第35项", "《长宁区城市管理精细化提升行动计划(2024-2026年)(草案)》共34项任务,没有第35项。"),
+    ],
+)
+def test_a_task_number_past_the_last_says_there_is_none(
+    assistant: Assistant, question: str, expected: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.abstained
+    assert answer.answer.startswith(expected)
+    assert "可能相关" in answer.answer
+
+
+def test_the_last_task_of_each_plan_is_still_found(assistant: Assistant) -> None:
+    assert (assistant.ask("第36项").results[0].doc_id, assistant.ask("第36项").results[0].clause) == (
+        "plan-final",
+        36,
+    )
+    first = assistant.ask("草案第34项").results[0]
+    assert (first.doc_id, first.clause) == ("plan-draft", 34)
+
+
+def test_plural_english_words_gain_the_plans_wording(assistant: Assistant) -> None:
+    answer = assistant.ask("How many elevators will be installed?")
+    assert not answer.abstained
+    assert (answer.results[0].doc_id, answer.results[0].clause) == ("plan-final", 10)
+    assert "466台" in answer.answer

@@ -105,7 +105,6 @@ def test_clause_numbers(question: str, clause: int) -> None:
 @pytest.mark.parametrize(
     "question",
     [
-        "第三十七项",  # the final plan has 36 tasks
         "第0项",
         "第100项",
         "task 290",
@@ -264,3 +263,15 @@ def test_non_text_question_is_refused(question: object) -> None:
 def test_query_keeps_the_raw_question() -> None:
     q = parse("第２９项？")
     assert (q.raw, q.text, q.clause, q.english) == ("第２９项？", "第29项?", 29, False)
+
+
+def test_what_a_unit_manages_is_a_listing() -> None:
+    lexicon = load_lexicon(CORPUS / "lexicon")
+    q = parse_query("区应急局管什么", lexicon=lexicon)
+    assert q.unit == "区应急局" and q.lists_tasks
+    assert parse_query("What does 区房管局 lead?", lexicon=lexicon).lists_tasks
+
+
+def test_task_numbers_past_36_are_still_read() -> None:
+    assert parse_query("第37项").clause == 37
+    assert parse_query("第九十九项").clause == 99
