@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -29,6 +29,12 @@ __all__ = ["Assistant", "Answer", "Result", "Abstention", "quote", "NO_ANSWER_ZH
 
 NO_ANSWER_ZH = "计划中没有找到与此直接相关的内容。"
 NO_ANSWER_EN = "The plan does not directly address this question."
+# Background documents that describe the draft (its 34 tasks, its five parts): what they say of the
+# plan's content is the draft's, not the final plan's.
+DRAFT_ERA_DOCS = frozenset({"draft-faq", "drafting-notes"})
+_DRAFT_ERA_NOTE = (
+    "此材料说明的是草案;正式版共36项任务,以《长宁区城市管理精细化三年行动计划(2024-2026年)》为准。"
+)
 _DRAFT_PARAGRAPH_NOTE = "此为草案内容,已被正式版《长宁区城市管理精细化三年行动计划(2024-2026年)》取代。"
 _LEAD_PAREN = re.compile(r"^\(牵头单位:[^)]*\)$")
 
@@ -50,6 +56,8 @@ class Abstention:
             return False
         if signals.off_topic and signals.top_bm25_plain < self.off_topic_bm25:
             return True
+        if signals.about_document:
+            return False
         return signals.top_dense < self.min_dense and signals.top_bm25 < self.min_bm25
 
 
@@ -92,16 +100,16 @@ def quote(result: Result, english: bool = False) -> str:
         lines.append(("Lead units: " if english else "牵头单位:") + "、".join(result.lead_units))
     if result.version_note:
         lines.append(("Draft vs final: " if english else "版本说明:") + result.version_note)
-    if result.version == "draft":
+    if result.version == "draft" or result.doc_id in DRAFT_ERA_DOCS:
         # Draft text is quoted only when asked for, and never without saying it is not current policy.
         lines.insert(
             0,
-            "(Draft text, superseded by the final plan:)"
+            "(Draft-stage text, superseded by the final plan:)"
             if english
-            else "(以下为草案原文,已被正式版取代,不是现行内容:)",
+            else "(以下为草案阶段的原文,已被正式版取代,不是现行内容:)",
         )
     elif english:
-        lines.insert(0, "From the plan (quoted in Chinese):")
+        lines.insert(0, "From the documents (quoted in Chinese):")
     return "\n".join(lines)
 
 
@@ -220,6 +228,8 @@ class Assistant:
         note = self._notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
         if note is None and ch.doc_id == "plan-draft":
             note = _DRAFT_PARAGRAPH_NOTE
+        elif ch.doc_id in DRAFT_ERA_DOCS:
+            note = _DRAFT_ERA_NOTE
         return Result(
             rank=rank,
             doc_id=ch.doc_id,
@@ -272,8 +282,14 @@ class Assistant:
         sentences = self._sentences_of.get(position, [])
         lead = [s for _, s in sentences if _LEAD_PAREN.match(chunk.text[s.start : s.end])]
         body = [(i, s) for i, s in sentences if not _LEAD_PAREN.match(chunk.text[s.start : s.end])]
-        # A part's heading (一、向社会公开征求意见) names the part; the answer is in what follows.
-        body = [(i, s) for i, s in body if not is_heading(chunk.text[s.start : s.end])] or body
+        # A part's heading (一、向社会公开征求意见) names the part and a Q&A pair's question asks it;
+        # the answer is in what follows.
+        body = [
+            (i, s)
+            for i, s in body
+            if not is_heading(chunk.text[s.start : s.end])
+            and not chunk.text[s.start : s.end].endswith(("?", "?"))
+        ] or body
         if not body:
             return 0, len(chunk.text)
         if query.clause is not None and query.clause == chunk.clause:
@@ -307,4 +323,9 @@ class Assistant:
                 if en
                 else NO_ANSWER_ZH + "以下条款可能相关,仅供参考。"
             )
-        return quote(results[0], en)
+        top = results[0]
+        if query.version == "compare" and top.version_note:
+            # Asked what changed: the change is the answer, the quoted sentence its evidence.
+            lead = ("Draft vs final: " if en else "版本说明:") + top.version_note
+            return lead + "\n" + quote(replace(top, version_note=None), en)
+        return quote(top, en)

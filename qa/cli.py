@@ -225,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, embedder=args.embedder)
     try:
+        settings = load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, embedder=args.embedder)
         return int(args.func(args, settings))
     except QAError as err:
         print(f"错误:{err}", file=sys.stderr)

@@ -173,8 +173,8 @@ class SentenceTransformerEmbedder:
             # (this machine cannot download), or broken files: the user needs one message.
             raise EmbedderUnavailable(
                 f"cannot load the sentence-transformers model {model!r}: {exc}. Give a local "
-                "model folder, or the name of a model already in the Hugging Face cache "
-                "(models cannot be downloaded here)"
+                "model folder, or a hub name on a machine that can reach the hub or has the "
+                "model in its Hugging Face cache"
             ) from exc
         self.model_name = model
         self.id = "st/" + _model_label(model)

@@ -35,12 +35,13 @@ _CN_DIGITS = {
 
 # Zero-width and bidi controls carry no meaning and can hide text; Cc/Cf characters go too.
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_CLAUSE_ZH = re.compile(r"第\s*([0-9零〇一二两三四五六七八九十]+)\s*(?:项|条|个任务|号任务|点)")
+# 条 only where it is not counting comments (第2条意见 is the report's second comment, not task 2).
+_CLAUSE_ZH = re.compile(r"第\s*([0-9零〇一二两三四五六七八九十]+)\s*(?:项|条(?!意见|建议)|个任务|号任务)")
 _CLAUSE_BARE = re.compile(r"(?<![0-9.%])([0-9]{1,2})\s*号任务")
-_CLAUSE_EN = re.compile(r"(?:\b(?:task|item|clause|article|no\.?|number)\s*#?|#)\s*([0-9]{1,2})\b", re.I)
+_CLAUSE_EN = re.compile(r"(?:\b(?:task|item|clause|article|number)\s*#?|\bno\.|#)\s*([0-9]{1,2})\b", re.I)
 _DRAFT = re.compile(r"草案|征求意见稿|原来|原先|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b", re.I)
 _COMPARE = re.compile(
-    r"区别|不同|变化|改动|修改|差异|改了|还在吗|还有吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
+    r"区别|不同|变化|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
     r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bremoved\b|\badded\b|\bdropped\b|\bstill\b",
     re.I,
 )
@@ -50,7 +51,7 @@ _WANTS_UNITS = re.compile(
     re.I,
 )
 _LISTS_TASKS = re.compile(
-    r"哪些任务|哪几项|哪些项|哪一项|哪项|负责什么|负责哪些|管什么|管哪些|牵头哪些|哪些工作|什么任务"
+    r"哪些任务|哪几项|哪些项|负责什么|负责哪些|管什么|管哪些|牵头哪些|哪些工作|什么任务"
     r"|\bwhich tasks\b|\bwhat (?:does|do) .+ (?:lead|do|handle|manage)\b",
     re.I,
 )

@@ -22,6 +22,7 @@ __all__ = ["Hit", "Signals", "Retriever", "MODES", "TaskKey"]
 MODES = ("bm25", "dense", "hybrid", "full")
 TaskKey = tuple[str, int]  # (doc_id, task number)
 _PLANS = ("plan-draft", "plan-final")
+_POOL = 20
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Signals:
     # BM25 of the question's own words: the plan's wording added for everyday words must not make
     # an off-topic question (地铁票价 -> 轨交) look covered.
     top_bm25_plain: float = 0.0
+    about_document: bool = False  # 印发, 审议, 邮箱 …: asks about one of the background documents
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class Retriever:
             query.version == "compare",  # a question about how the versions differ is about the plan
             query.off_topic,
             float(plain[allowed].max()),
+            bool(query.docs) and (doc is None or doc in query.docs),
         )
         if mode == "dense":
             scores = dense.astype(np.float64)
@@ -119,9 +122,11 @@ class Retriever:
             if query.lists_tasks:
                 return [self._hit(p, 100.0 - i) for i, p in enumerate(pinned[:k])], signals, qvec
         scores = self._apply_intent(scores, query)
-        hits = self._top(scores, allowed & ~np.isin(np.arange(len(scores)), pinned), k)
+        # Versions are ordered over a wider pool than k, so that with k=1 the final plan's task
+        # still displaces its draft counterpart that happened to score higher.
+        pool = self._top(scores, allowed & ~np.isin(np.arange(len(scores)), pinned), max(k, _POOL))
         head = [self._hit(p, 100.0 - i) for i, p in enumerate(pinned)]
-        return self._order_versions((head + hits)[:k], query, k), signals, qvec
+        return self._order_versions(head + pool, query, k)[:k], signals, qvec
 
     def numbered_plan(self, query: Query) -> str:
         """The plan whose numbering a clause number refers to: the draft's only when it says so."""

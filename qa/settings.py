@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from qa.errors import QAError
+
 __all__ = ["Settings", "load_settings", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +49,7 @@ def load_settings(**overrides: object) -> Settings:
     for f in fields(Settings):
         raw = os.environ.get(_ENV[f.name])
         if raw:
-            values[f.name] = _coerce(f.type, raw)
+            values[f.name] = _coerce(f.type, raw, _ENV[f.name])
     values.update({k: v for k, v in overrides.items() if v is not None})
     for key in ("corpus_dir", "index_dir", "feedback_log"):
         if key in values:
@@ -55,7 +57,10 @@ def load_settings(**overrides: object) -> Settings:
     return replace(Settings(), **values)  # type: ignore[arg-type]
 
 
-def _coerce(type_name: object, raw: str) -> object:
+def _coerce(type_name: object, raw: str, variable: str) -> object:
     if type_name in ("int", int):
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise QAError(f"环境变量 {variable} 必须是整数,收到 {raw[:40]!r}。") from None
     return raw

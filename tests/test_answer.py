@@ -149,7 +149,7 @@ def test_answer_quotes_the_top_result_and_cites_it(assistant: Assistant) -> None
 def test_english_question_gets_an_english_frame(assistant: Assistant) -> None:
     answer = assistant.ask("Who is responsible for task 29?")
     lines = answer.answer.splitlines()
-    assert lines[0] == "From the plan (quoted in Chinese):"
+    assert lines[0] == "From the documents (quoted in Chinese):"
     assert lines[1] == answer.results[0].highlight
     assert lines[3] == "Lead units: 区应急局、区建设管理委、区消防救援支队"
 
@@ -342,3 +342,37 @@ def test_plural_english_words_gain_the_plans_wording(assistant: Assistant) -> No
     assert not answer.abstained
     assert (answer.results[0].doc_id, answer.results[0].clause) == ("plan-final", 10)
     assert "466台" in answer.answer
+
+
+def test_the_email_address_is_the_answer_to_an_email_question(assistant: Assistant) -> None:
+    answer = assistant.ask("征求意见的邮箱是多少?")
+    assert "cnqjxhb@163.com" in answer.results[0].highlight
+
+
+def test_a_question_line_is_never_the_highlight(assistant: Assistant) -> None:
+    top = assistant.ask("行动计划的总体目标是什么?").results[0]
+    assert not top.highlight.endswith(("?", "?"))
+
+
+def test_draft_stage_documents_are_quoted_as_superseded(assistant: Assistant) -> None:
+    answer = assistant.ask("计划分几个部分?")
+    assert answer.results[0].doc_id in ("draft-faq", "drafting-notes")
+    assert answer.answer.startswith("(以下为草案阶段的原文,已被正式版取代,不是现行内容:)")
+    assert "正式版共36项任务" in (answer.results[0].version_note or "")
+
+
+def test_a_question_about_a_change_leads_with_the_change(assistant: Assistant) -> None:
+    answer = assistant.ask("建筑垃圾资源化利用率还有93%的目标吗?", k=1)
+    assert answer.results[0].doc_id == "plan-final"
+    assert answer.answer.startswith("版本说明:") and "93%" in answer.answer.splitlines()[0]
+
+
+def test_final_plan_first_even_with_one_result(assistant: Assistant) -> None:
+    # The draft's task 19 mentions 建筑垃圾 and scores higher; with k=1 the final plan's 19 still wins.
+    top = assistant.ask("建筑垃圾资源化利用怎么推进?", k=1).results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 19)
+
+
+def test_a_question_about_a_background_document_is_answered(assistant: Assistant) -> None:
+    answer = assistant.ask("Who issued the final plan?")
+    assert not answer.abstained

@@ -75,7 +75,7 @@ def test_conversation_keeps_earlier_turns(wired):
 def test_english_question_gets_english_labels(wired):
     _, turns, _ = app.respond("Who is responsible for garbage sorting?", [], "", "", "", 3)
     html = turns[0]["answer_html"]
-    assert "From the plan (quoted in Chinese)" in html
+    assert "From the documents (quoted in Chinese)" in html
     assert ">Final plan<" in html and "Lead units:" in html and ">正式版<" not in html
 
 
@@ -94,7 +94,7 @@ def test_lead_unit_filter_keeps_matching_results_and_retells_the_answer(wired):
     assert results[0]["highlight"] in text and results[0]["citation"] in text
     # The draft's 25 is the 区房管局 task that mentions e-bikes: quoted, but never as current policy.
     if results[0]["version"] == "draft":
-        assert text.startswith("(以下为草案原文,已被正式版取代,不是现行内容:)")
+        assert text.startswith("(以下为草案阶段的原文,已被正式版取代,不是现行内容:)")
     assert "已按筛选条件(牵头单位: 区房管局)保留" in turns[0]["answer_html"]
 
 

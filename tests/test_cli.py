@@ -62,3 +62,17 @@ def test_unknown_doc_id_is_one_clear_line():
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "plan-final" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_a_bad_environment_setting_is_one_clear_line():
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "docs"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "QA_K": "abc"},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "错误:环境变量 QA_K 必须是整数,收到 'abc'。"

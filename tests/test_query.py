@@ -275,3 +275,13 @@ def test_what_a_unit_manages_is_a_listing() -> None:
 def test_task_numbers_past_36_are_still_read() -> None:
     assert parse_query("第37项").clause == 37
     assert parse_query("第九十九项").clause == 99
+
+
+@pytest.mark.parametrize("question", ["公众提的第2条意见是什么?", "There are no 3 things I like"])
+def test_counting_words_are_not_task_numbers(question: str) -> None:
+    assert parse_query(question).clause is None
+
+
+def test_which_one_task_is_not_a_listing() -> None:
+    q = parse_query("加装电梯是房管局的哪一项任务?", lexicon=load_lexicon(CORPUS / "lexicon"))
+    assert q.unit == "区房管局" and not q.lists_tasks
