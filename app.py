@@ -45,6 +45,7 @@ from qa.compare import (  # noqa: E402
     diff_task,
     pair_texts,
     plan_changes,
+    version_map,
     version_note,
 )
 from qa.documents import VERSION_LABELS, Collection, load_collection  # noqa: E402
@@ -365,14 +366,21 @@ def _alignment(corpus_dir: Path) -> tuple[TaskPair, ...]:
 
 
 @lru_cache(maxsize=4)
+def _version_notes(corpus_dir: Path) -> dict[tuple[str, int], str]:
+    collection = load_collection(corpus_dir)
+    return version_map(collection.get("plan-draft"), collection.get("plan-final"))[0]
+
+
+@lru_cache(maxsize=4)
 def _changes(corpus_dir: Path) -> tuple[TaskChange, ...]:
     return tuple(plan_changes(load_collection(corpus_dir)))
 
 
 def _pair_of(corpus_dir: Path, doc_id: str, number: int) -> TaskPair | None:
     for pair in _alignment(corpus_dir):
-        drafts = pair.draft_merged or ((pair.draft,) if pair.draft is not None else ())
-        if (doc_id == "plan-final" and pair.final == number) or (doc_id == "plan-draft" and number in drafts):
+        if (doc_id == "plan-final" and pair.final == number) or (
+            doc_id == "plan-draft" and number in pair.drafts
+        ):
             return pair
     return None
 
@@ -389,14 +397,7 @@ def clause_detail(version: str | None, number: int | str | None) -> str:
     collection = load_collection(corpus_dir)
     for c, targets, _ in _plan_rows(corpus_dir, doc_id):
         if c.clause == n:
-            pair = _pair_of(corpus_dir, doc_id, n)
-            draft, final = collection.get("plan-draft"), collection.get("plan-final")
-            note = version_note(pair, draft, final) if pair is not None else None
-            if doc_id == "plan-draft":
-                where = (
-                    f"正式版第{pair.final}项" if pair and pair.final is not None else "正式版中已没有这一项"
-                )
-                note = f"此为草案第{n}项(已被正式版取代),对应{where}。" + (note or "正式版内容与草案相同。")
+            note = _version_notes(corpus_dir).get((doc_id, n))
             return render_clause(collection.get(doc_id), c, targets, note)
     raise _user_error(f"没有第{n}项任务。")
 

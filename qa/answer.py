@@ -14,13 +14,13 @@ from functools import cached_property
 
 import numpy as np
 
-from qa.compare import align_tasks, version_note
+from qa.compare import version_map
 from qa.documents import Collection, load_collection, shorten
 from qa.embedders import Embedder, load_embedder
 from qa.errors import InvalidQuestion
 from qa.index import Index, Sentence, ensure_index
 from qa.query import Lexicon, Query, load_lexicon, parse_query
-from qa.retrieve import MODES, Hit, Retriever, Signals, TaskKey
+from qa.retrieve import MODES, Hit, Retriever, Signals
 from qa.settings import Settings, load_settings
 from qa.structure import is_heading
 from qa.tokens import Tokenizer
@@ -133,7 +133,9 @@ class Assistant:
         self.index, self.built = ensure_index(
             self.collection, self.embedder, self.tokenizer, self.settings, progress=progress
         )
-        self._notes, counterparts = self._versions()
+        self._notes, counterparts = version_map(
+            self.collection.get("plan-draft"), self.collection.get("plan-final")
+        )
         self.retriever = Retriever(
             self.index,
             self._embed_query,
@@ -148,29 +150,6 @@ class Assistant:
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_queries([text])[0]
-
-    def _versions(self) -> tuple[dict[TaskKey, str], dict[TaskKey, TaskKey]]:
-        draft, final = self.collection.get("plan-draft"), self.collection.get("plan-final")
-        notes: dict[TaskKey, str] = {}
-        counterparts: dict[TaskKey, TaskKey] = {}
-        for pair in align_tasks(draft, final):
-            note = version_note(pair, draft, final)
-            drafts = pair.draft_merged or ((pair.draft,) if pair.draft is not None else ())
-            if pair.final is not None:
-                if note:
-                    notes[("plan-final", pair.final)] = note
-                if drafts:
-                    counterparts[("plan-final", pair.final)] = ("plan-draft", drafts[0])
-            for d in drafts:
-                superseded = (
-                    f"此为草案第{d}项,已被正式版第{pair.final}项取代。"
-                    if pair.final is not None
-                    else f"此为草案第{d}项,正式版中已没有这一项。"
-                )
-                notes[("plan-draft", d)] = superseded + (note or "正式版内容与草案相同。")
-                if pair.final is not None:
-                    counterparts[("plan-draft", d)] = ("plan-final", pair.final)
-        return notes, counterparts
 
     @cached_property
     def doc_ids(self) -> list[str]:

@@ -267,7 +267,7 @@ def render_diff(spans: Sequence[DiffSpan], draft_title: str = "草案", final_ti
 
 
 def _numbers(pair: TaskPair) -> tuple[str, str]:
-    drafts = pair.draft_merged or ((pair.draft,) if pair.draft is not None else ())
+    drafts = pair.drafts
     draft = "、".join(f"第{n}项" for n in drafts) or "—"
     return draft, f"第{pair.final}项" if pair.final is not None else "—"
 

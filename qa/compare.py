@@ -24,7 +24,11 @@ __all__ = [
     "version_note",
     "change_reason",
     "plan_changes",
+    "version_map",
+    "TaskKey",
 ]
+
+TaskKey = tuple[str, int]  # (doc_id, task number)
 
 # The final plan renamed these lead units; the same office is responsible, so this is no change.
 _RENAMED_UNITS = {"区建管委": "区建设管理委", "区文旅局": "区文化旅游局"}
@@ -57,6 +61,11 @@ class TaskPair:
     draft_title: str = ""
     final_title: str = ""
     section: str = ""  # the final plan's section (the draft's for a removed task), unnumbered
+
+    @property
+    def drafts(self) -> tuple[int, ...]:
+        """Every draft task behind this row: the merged ones, or the one, or none (added)."""
+        return self.draft_merged or ((self.draft,) if self.draft is not None else ())
 
 
 @dataclass(frozen=True)
@@ -156,7 +165,7 @@ def align_tasks(draft: Document, final: Document) -> list[TaskPair]:
 def pair_texts(pair: TaskPair, draft: Document, final: Document) -> tuple[str, str]:
     """The draft and final task texts of a pair (merged draft tasks one per line), for diff_task."""
     dc, fc = _tasks(draft), _tasks(final)
-    drafts = pair.draft_merged or ((pair.draft,) if pair.draft else ())
+    drafts = pair.drafts
     return "\n".join(_text(draft, dc[n]) for n in drafts), _text(final, fc[pair.final]) if pair.final else ""
 
 
@@ -233,7 +242,7 @@ def version_note(pair: TaskPair, draft: Document, final: Document) -> str | None
             s for s in re.findall(r"[^。]+。", _rest(final, fcl)) if len(s) >= 10 and s[:-1] in draft.text
         ]
         return note + (f";其中{_q(known[0])}一句在草案的其他部分已有。" if known else "。")
-    dcl = [_tasks(draft)[n] for n in pair.draft_merged or (pair.draft,)]
+    dcl = [_tasks(draft)[n] for n in pair.drafts]
     head = ""
     if pair.status == "merged":
         merged = "和".join(f'第{c.clause}项"{c.title}"' for c in dcl)
@@ -285,3 +294,30 @@ def plan_changes(collection: Collection) -> list[TaskChange]:
         for p in align_tasks(draft, final)
         if p.status != "same"
     ]
+
+
+def version_map(draft: Document, final: Document) -> tuple[dict[TaskKey, str], dict[TaskKey, TaskKey]]:
+    """The version note of every task that has one, and each task's counterpart in the other plan.
+
+    A draft task's note always opens by saying which final task superseded it (or that none did),
+    so no draft text is ever shown without it.
+    """
+    notes: dict[TaskKey, str] = {}
+    counterparts: dict[TaskKey, TaskKey] = {}
+    for pair in align_tasks(draft, final):
+        note = version_note(pair, draft, final)
+        if pair.final is not None:
+            if note:
+                notes[("plan-final", pair.final)] = note
+            if pair.drafts:
+                counterparts[("plan-final", pair.final)] = ("plan-draft", pair.drafts[0])
+        for d in pair.drafts:
+            superseded = (
+                f"此为草案第{d}项,已被正式版第{pair.final}项取代。"
+                if pair.final is not None
+                else f"此为草案第{d}项,正式版中已没有这一项。"
+            )
+            notes[("plan-draft", d)] = superseded + (note or "正式版内容与草案相同。")
+            if pair.final is not None:
+                counterparts[("plan-draft", d)] = ("plan-final", pair.final)
+    return notes, counterparts

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.chunking import Chunk
+from qa.compare import TaskKey
 from qa.index import Index
 from qa.query import Query
 from qa.tokens import Tokenizer
@@ -20,7 +21,6 @@ from qa.tokens import Tokenizer
 __all__ = ["Hit", "Signals", "Retriever", "MODES", "TaskKey"]
 
 MODES = ("bm25", "dense", "hybrid", "full")
-TaskKey = tuple[str, int]  # (doc_id, task number)
 _PLANS = ("plan-draft", "plan-final")
 _POOL = 20
 
