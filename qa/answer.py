@@ -24,8 +24,9 @@ from qa.retrieve import MODES, Hit, Retriever, Signals
 from qa.settings import Settings, load_settings
 from qa.structure import is_heading
 from qa.tokens import Tokenizer
+from qa.tuned import Thresholds, Tuned, load_tuned
 
-__all__ = ["Assistant", "Answer", "Result", "Abstention", "quote", "NO_ANSWER_ZH", "NO_ANSWER_EN"]
+__all__ = ["Assistant", "Answer", "Result", "abstains", "quote", "NO_ANSWER_ZH", "NO_ANSWER_EN"]
 
 NO_ANSWER_ZH = "计划中没有找到与此直接相关的内容。"
 NO_ANSWER_EN = "The plan does not directly address this question."
@@ -39,26 +40,19 @@ _DRAFT_PARAGRAPH_NOTE = "此为草案内容,已被正式版《长宁区城市管
 _LEAD_PAREN = re.compile(r"^\(牵头单位:[^)]*\)$")
 
 
-@dataclass(frozen=True)
-class Abstention:
+def abstains(signals: Signals, thresholds: Thresholds) -> bool:
     """Abstain when nothing routed the question and either it names a subject the plan does not
     cover without matching the plan's words strongly, or neither signal reaches its threshold.
 
-    Thresholds are calibrated on the gold set's dev split (see eval/REPORT.md).
+    The thresholds are tuned on the gold set's dev split (``corpus/tuned.json``).
     """
-
-    min_dense: float = 0.875
-    min_bm25: float = 3.0
-    off_topic_bm25: float = 12.0  # an off-topic subject still answers if the plan's words match this well
-
-    def abstains(self, signals: Signals) -> bool:
-        if signals.routed:
-            return False
-        if signals.off_topic and signals.top_bm25_plain < self.off_topic_bm25:
-            return True
-        if signals.about_document:
-            return False
-        return signals.top_dense < self.min_dense and signals.top_bm25 < self.min_bm25
+    if signals.routed:
+        return False
+    if signals.off_topic and signals.top_bm25_plain < thresholds.off_topic_bm25:
+        return True
+    if signals.about_document:
+        return False
+    return signals.top_dense < thresholds.min_dense and signals.top_bm25 < thresholds.min_bm25
 
 
 @dataclass(frozen=True)
@@ -120,7 +114,7 @@ class Assistant:
         self,
         settings: Settings | None = None,
         embedder: Embedder | None = None,
-        abstention: Abstention | None = None,
+        tuned: Tuned | None = None,
         progress: bool = False,
     ) -> None:
         self.settings = settings or load_settings()
@@ -128,7 +122,8 @@ class Assistant:
         self.lexicon: Lexicon = load_lexicon(self.settings.corpus_dir / "lexicon")
         self.embedder = embedder or load_embedder(self.settings.embedder)
         self.tokenizer = Tokenizer(self.lexicon.dictionary_words())
-        self.abstention = abstention or Abstention()
+        self.tuned = tuned or load_tuned(self.settings.corpus_dir)
+        self.thresholds = self.tuned.thresholds
         self.index: Index
         self.index, self.built = ensure_index(
             self.collection, self.embedder, self.tokenizer, self.settings, progress=progress
@@ -141,6 +136,7 @@ class Assistant:
             self._embed_query,
             self.tokenizer,
             counterparts,
+            self.tuned.weights,
             unit_aliases=self.lexicon.unit_aliases,
         )
         self._sentences_of: dict[int, list[tuple[int, Sentence]]] = {}
@@ -179,7 +175,7 @@ class Assistant:
         words = {w for w in self.tokenizer.tokens(query.expanded) if not w.startswith("#")}
         results = [self._result(rank, hit, query, qvec, words) for rank, hit in enumerate(hits, start=1)]
         missing = self._missing_task(query) if mode == "full" else None
-        abstained = mode == "full" and (missing is not None or self.abstention.abstains(signals))
+        abstained = mode == "full" and (missing is not None or abstains(signals, self.thresholds))
         text = self._compose(query, results, abstained, doc)
         if missing is not None:
             text = missing + text.removeprefix(NO_ANSWER_EN if query.english else NO_ANSWER_ZH)

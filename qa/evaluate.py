@@ -165,8 +165,8 @@ def run(
     Raises:
         ValueError: an unknown configuration or split.
     """
-    from qa.answer import Abstention, Assistant
-    from qa.retrieve import Weights
+    from qa.answer import Assistant
+    from qa.tuned import Thresholds, Weights
 
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
@@ -198,8 +198,8 @@ def run(
         assistant.embedder.id,
         {
             "weights": asdict(weights) if isinstance(weights, Weights) else {},
-            "abstention": asdict(assistant.abstention)
-            if isinstance(assistant.abstention, Abstention)
+            "abstention": asdict(assistant.thresholds)
+            if isinstance(assistant.thresholds, Thresholds)
             else {},
         },
     )

@@ -101,7 +101,8 @@ def passage_text(chunk: Chunk, collection: Collection) -> str:
 def corpus_hash(settings: Settings) -> str:
     """SHA-256 of everything in the corpus and lexicon that shapes the index."""
     digest = hashlib.sha256()
-    for path in sorted(settings.corpus_dir.glob("*.txt")) + sorted(settings.corpus_dir.glob("*.json")):
+    # The manifest and the documents, not tuned.json: re-tuning weights changes no vector.
+    for path in [*sorted(settings.corpus_dir.glob("*.txt")), settings.corpus_dir / "manifest.json"]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     for path in sorted((settings.corpus_dir / "lexicon").glob("*")):

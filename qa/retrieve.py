@@ -17,6 +17,7 @@ from qa.compare import TaskKey
 from qa.index import Index
 from qa.query import Query
 from qa.tokens import Tokenizer
+from qa.tuned import Weights
 
 __all__ = ["Hit", "Signals", "Retriever", "MODES", "TaskKey"]
 
@@ -44,15 +45,6 @@ class Signals:
     # an off-topic question (地铁票价 -> 轨交) look covered.
     top_bm25_plain: float = 0.0
     about_document: bool = False  # 印发, 审议, 邮箱 …: asks about one of the background documents
-
-
-@dataclass(frozen=True)
-class Weights:
-    # Tuned on the gold set's dev split only (python -m qa.evaluate --tune); see eval/REPORT.md.
-    dense: float = 0.6
-    draft_penalty: float = 0.8  # in z-score units: a draft chunk sinks below its final counterpart
-    unit_boost: float = 0.5  # "who is responsible" favours task chunks, which carry lead units
-    doc_boost: float = 2.0  # 印发, 审议, 问卷 … point at the background document that says so
 
 
 def _z(scores: np.ndarray) -> np.ndarray:

@@ -106,13 +106,13 @@ def _candidates(start: Any, grid: Mapping[str, Sequence[float]]) -> Iterator[tup
 
 @contextlib.contextmanager
 def _using(assistant: Assistant, weights: object, abstention: object) -> Iterator[None]:
-    old_w, old_a = assistant.retriever.weights, assistant.abstention
+    old_w, old_a = assistant.retriever.weights, assistant.thresholds
     assistant.retriever.weights = weights  # type: ignore[assignment]
-    assistant.abstention = abstention  # type: ignore[assignment]
+    assistant.thresholds = abstention  # type: ignore[assignment]
     try:
         yield
     finally:
-        assistant.retriever.weights, assistant.abstention = old_w, old_a
+        assistant.retriever.weights, assistant.thresholds = old_w, old_a
 
 
 def tune(
@@ -129,10 +129,10 @@ def tune(
     wins: the defaults move only for a gain larger than one question. Weights do not change the
     signals abstention reads, so the two searches are independent.
     """
-    from qa.answer import Abstention, Assistant
+    from qa.answer import Assistant
     from qa.embedders import load_embedder
     from qa.query import parse_query
-    from qa.retrieve import Weights
+    from qa.tuned import Thresholds, Weights
 
     grid = GRID if grid is None else grid
     if assistant is None:
@@ -141,7 +141,7 @@ def tune(
     dev = [q for q in (gold if gold is not None else load_gold()) if q.split == "dev"]
     judge = Judge(assistant.collection)
     targets = {q.id: judge.targets(q) for q in dev}
-    start_w, start_a = assistant.retriever.weights, assistant.abstention
+    start_w, start_a = assistant.retriever.weights, assistant.thresholds
 
     def dev_metrics(weights: object, abstention: object) -> Metrics:
         with _using(assistant, weights, abstention):
@@ -181,7 +181,7 @@ def tune(
     best_a = _nearest_within(costs, min(c for c, _, _ in costs) + 1.0, higher_is_better=False)
     after = dev_metrics(best_w, best_a)
     argmax = max(scored, key=lambda c: (c[0], -c[1]))[2]
-    assert isinstance(best_w, Weights) and isinstance(best_a, Abstention) and isinstance(argmax, Weights)
+    assert isinstance(best_w, Weights) and isinstance(best_a, Thresholds) and isinstance(argmax, Weights)
     objective = {"before": _objective(before), "after": _objective(after), "best": best_objective}
     return Tuned(asdict(best_w), asdict(best_a), before, after, asdict(argmax), objective)
 

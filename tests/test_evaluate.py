@@ -388,19 +388,18 @@ def test_tune_reads_only_the_dev_split(fake_assistant, small_gold, monkeypatch: 
         "min_dense": (0.5, 2.0),
         "min_bm25": (3.0, 1e9),
     }
-    before_w, before_a = fake_assistant.retriever.weights, fake_assistant.abstention
+    before_w, before_a = fake_assistant.retriever.weights, fake_assistant.thresholds
     tuned = tuning.tune(fake_assistant, gold=small_gold, grid=grid)
     test_questions = {q.question for q in small_gold if q.split == "test"}
     assert asked and not test_questions & set(asked)
     assert tuned.weights["dense"] in (0.4, 0.6) and tuned.weights["draft_penalty"] in (0.0, 0.8)
     assert tuned.abstention["min_dense"] in (0.5, 2.0) and tuned.abstention["min_bm25"] in (3.0, 1e9)
     # The search leaves the assistant as it found it.
-    assert (fake_assistant.retriever.weights, fake_assistant.abstention) == (before_w, before_a)
+    assert (fake_assistant.retriever.weights, fake_assistant.thresholds) == (before_w, before_a)
 
 
 def test_tuned_values_reproduce_their_dev_metrics(fake_assistant, small_gold) -> None:  # noqa: ANN001
-    from qa.answer import Abstention
-    from qa.retrieve import Weights
+    from qa.tuned import Thresholds, Weights
 
     grid = {
         "dense": (0.3, 0.7),
@@ -410,15 +409,15 @@ def test_tuned_values_reproduce_their_dev_metrics(fake_assistant, small_gold) ->
         "min_bm25": (5.0,),
     }
     tuned = tuning.tune(fake_assistant, gold=small_gold, grid=grid)
-    old = fake_assistant.retriever.weights, fake_assistant.abstention
+    old = fake_assistant.retriever.weights, fake_assistant.thresholds
     fake_assistant.retriever.weights = Weights(**tuned.weights)
-    fake_assistant.abstention = Abstention(**tuned.abstention)
+    fake_assistant.thresholds = Thresholds(**tuned.abstention)
     try:
         again = summarise(
             evaluate.run(["full"], split="dev", assistant=fake_assistant, gold=small_gold).outcomes
         )
     finally:
-        fake_assistant.retriever.weights, fake_assistant.abstention = old
+        fake_assistant.retriever.weights, fake_assistant.thresholds = old
     for key in METRICS:
         if not key.endswith("_ms"):
             assert again[key] == tuned.after[key], key

@@ -11,8 +11,9 @@ import pytest
 from qa.answer import Assistant
 from qa.index import passage_text
 from qa.query import parse_query
-from qa.retrieve import MODES, Hit, Retriever, Weights
+from qa.retrieve import MODES, Hit, Retriever
 from qa.settings import load_settings
+from qa.tuned import Weights
 from tests.conftest import CORPUS
 from tests.fake_embedder import FakeEmbedder
 

@@ -1,0 +1,94 @@
+"""Tuned values: the retrieval weights and abstention thresholds, kept as data beside the corpus.
+
+``corpus/tuned.json`` is written by ``qa tune`` from the gold set's dev split and read by every
+entry point, so a value is changed by re-tuning, never by editing a code default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from qa.errors import QAError
+
+__all__ = ["Weights", "Thresholds", "Tuned", "load_tuned", "save_tuned", "TUNED_FILE"]
+
+TUNED_FILE = "tuned.json"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How retrieval scores combine, in z-score units where not said otherwise."""
+
+    dense: float = 0.6  # share of the dense score in the fusion; BM25 has the rest
+    draft_penalty: float = 0.8  # a superseded task sinks below its current counterpart
+    unit_boost: float = 0.5  # "who is responsible" favours task chunks, which carry lead units
+    doc_boost: float = 2.0  # 印发, 审议, 问卷 … point at the background document that says so
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Below these the documents are taken not to cover a question (see ``qa.answer``)."""
+
+    min_dense: float = 0.875
+    min_bm25: float = 3.0
+    off_topic_bm25: float = 12.0  # an off-topic subject still answers if the plan's words match this well
+
+
+@dataclass(frozen=True)
+class Tuned:
+    weights: Weights = Weights()
+    thresholds: Thresholds = Thresholds()
+    provenance: Mapping[str, object] | None = None  # how and on what split the values were found
+
+
+def _section(cls: type, raw: object, path: Path, name: str) -> object:
+    if not isinstance(raw, dict):
+        raise QAError(f"{path}:缺少 {name!r} 部分;请用 qa tune 重新生成。")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise QAError(f"{path}:{name} 中有未知的参数 {', '.join(unknown)};请用 qa tune 重新生成。")
+    try:
+        return cls(**{k: float(v) for k, v in raw.items()})
+    except (TypeError, ValueError):
+        raise QAError(f"{path}:{name} 的参数必须是数字;请用 qa tune 重新生成。") from None
+
+
+def load_tuned(corpus_dir: Path) -> Tuned:
+    """The tuned values in ``corpus_dir/tuned.json``; the code defaults when the file is absent.
+
+    Raises:
+        QAError: the file exists but is not valid (names the fix).
+    """
+    path = corpus_dir / TUNED_FILE
+    if not path.is_file():
+        return Tuned()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise QAError(f"无法读取 {path}({err});请用 qa tune 重新生成。") from None
+    weights = _section(Weights, data.get("weights"), path, "weights")
+    thresholds = _section(Thresholds, data.get("thresholds"), path, "thresholds")
+    return Tuned(weights, thresholds, data.get("provenance"))  # type: ignore[arg-type]
+
+
+def save_tuned(corpus_dir: Path, tuned: Tuned) -> Path:
+    """Write ``tuned`` to ``corpus_dir/tuned.json`` atomically (a reader never sees half a file)."""
+    path = corpus_dir / TUNED_FILE
+    body = {
+        "_about": "Retrieval weights and abstention thresholds, written by `qa tune` on the gold dev split.",
+        "weights": asdict(tuned.weights),
+        "thresholds": asdict(tuned.thresholds),
+        "provenance": dict(tuned.provenance or {}),
+    }
+    fd, tmp = tempfile.mkstemp(dir=corpus_dir, prefix=".tuned-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(body, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return path
