@@ -18,17 +18,15 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import html  # noqa: E402
 import logging  # noqa: E402
-import re  # noqa: E402
 import threading  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import replace  # noqa: E402
+from collections.abc import Callable, Mapping  # noqa: E402
 from functools import lru_cache, wraps  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from qa.answer import NO_ANSWER_EN, NO_ANSWER_ZH, Answer, Assistant, Result, quote  # noqa: E402
+from qa.assistant import Assistant  # noqa: E402
 from qa.cards import (  # noqa: E402
     CSS,
     STATUS_LABELS,
@@ -38,20 +36,13 @@ from qa.cards import (  # noqa: E402
     render_pair,
     render_question,
 )
-from qa.compare import (  # noqa: E402
-    TaskChange,
-    TaskPair,
-    align_tasks,
-    diff_task,
-    pair_texts,
-    plan_changes,
-    version_map,
-    version_note,
-)
+from qa.compare import PlanVersions, TaskChange, TaskPair, compare_plans, diff_task, pair_texts, version_note  # noqa: E402
 from qa.documents import VERSION_LABELS, Collection, load_collection  # noqa: E402
 from qa.errors import QAError  # noqa: E402
 from qa.feedback import append_feedback, feedback_record  # noqa: E402
-from qa.query import Query, load_lexicon, normalise, parse_query  # noqa: E402
+from qa.lexicon import load_lexicon  # noqa: E402
+from qa.plan_format import strip_heading_number  # noqa: E402
+from qa.query import normalise  # noqa: E402
 from qa.settings import Settings, load_settings  # noqa: E402
 from qa.structure import Clause, parse_clauses  # noqa: E402
 from qa.targets import numbered_targets  # noqa: E402
@@ -79,14 +70,12 @@ DEFAULT_PORT = 7860
 CONCURRENCY_LIMIT = 4
 QUEUE_MAX_SIZE = 64
 MAX_TURNS = 20  # a conversation keeps its last 20 questions (the page re-sends them all each time)
-FILTER_POOL = 20  # with a section or lead-unit filter, ask for this many, filter, keep the top k
 GENERIC_ERROR = "系统出现意外错误,请稍后再试;错误已记录在服务器日志中。"
 QUEUE_FULL_NOTE = (
     f"同时排队的提问超过 {QUEUE_MAX_SIZE} 个时,页面会提示 “This application is currently busy. "
     "Please try again.”(系统繁忙,请稍后再试);通过 API 调用时会收到 HTTP 503。"
 )
 BROWSE_HEADERS = ["序号", "任务", "章节", "牵头单位", "量化目标"]
-_HEADING_NUMBER = re.compile(r"^\(?[一二三四五六七八九十]+[)、]")
 
 CITIZEN_EXAMPLES = [
     "电瓶车在楼道充电谁管?",
@@ -172,29 +161,7 @@ def ask(question: str, k: int | None = None, doc: str | None = None) -> dict[str
     return get_assistant().ask(question, k=k, doc=doc or None).to_dict()
 
 
-@lru_cache(maxsize=4)
-def _unit_aliases(corpus_dir: Path) -> dict[str, str]:
-    return load_lexicon(corpus_dir / "lexicon").unit_aliases
-
-
-def _section_name(section: str) -> str:
-    """A section heading without its number: the draft writes (一), the final plan 一、."""
-    return _HEADING_NUMBER.sub("", section, count=1)
-
-
-def _filtered_answer(
-    answer: Answer, query: Query, section: str, unit: str, k: int, aliases: dict[str, str]
-) -> tuple[Answer, str]:
-    """The results in ``section`` led by ``unit``, top ``k``, with the answer retold from them."""
-    english = query.english
-    kept = [
-        r
-        for r in answer.results
-        if (not section or _section_name(r.section) == section)
-        and (not unit or unit in {aliases.get(u, u) for u in r.lead_units})
-    ]
-    # a "which tasks does this unit lead" answer lists them all, as qa.answer does
-    kept = [replace(r, rank=i) for i, r in enumerate(kept if query.lists_tasks else kept[:k], start=1)]
+def _filter_notice(section: str, unit: str, kept: int, english: bool) -> str:
     chosen = ("; " if english else "、").join(
         part
         for part in (
@@ -203,37 +170,11 @@ def _filtered_answer(
         )
         if part
     )
-    if not kept:
-        notice = (
-            f"The filters ({chosen}) removed every clause found for this question. "
-            "Clear a filter and ask again."
-            if english
-            else f"筛选条件({chosen})排除了为这个问题找到的全部条款。请放宽或清除筛选条件后再问。"
-        )
-        nothing = NO_ANSWER_EN if english else NO_ANSWER_ZH
-        return Answer(answer.question, answer.abstained, nothing, []), notice
-    notice = (
-        f"Filtered ({chosen}): {len(kept)} clause(s) kept."
+    return (
+        f"Filtered ({chosen}): {kept} clause(s) kept."
         if english
-        else f"已按筛选条件({chosen})保留{len(kept)}条条款。"
+        else f"已按筛选条件({chosen})保留{kept}条条款。"
     )
-    if answer.abstained:
-        return replace(answer, results=kept), notice
-    return replace(answer, answer=_retell(kept, query), results=kept), notice
-
-
-def _retell(kept: list[Result], query: Query) -> str:
-    """The answer in qa.answer's own form, from the results that passed the filters."""
-    english = query.english
-    if query.lists_tasks and query.unit:
-        tasks = [r for r in kept if isinstance(r.clause, int)]
-        head = (
-            f"{query.unit} leads (alone or jointly) {len(tasks)} tasks that match the filters:"
-            if english
-            else f"{query.unit}牵头(含共同牵头)且符合筛选条件的任务共{len(tasks)}项:"
-        )
-        return "\n".join([head, *(f"第{r.clause}项 {r.title}" for r in tasks)])
-    return quote(kept[0], english)
 
 
 def _messages(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -259,17 +200,17 @@ def respond(
     Returns the chatbot messages, the turns (question, answer object, HTML) and "" for the box.
     """
     assistant = get_assistant()
-    k = int(k or assistant.settings.k)
-    section, unit = section or "", unit or ""
-    filtering = bool(section or unit)
-    answer = assistant.ask(question, k=max(k, FILTER_POOL) if filtering else k, doc=doc or None)
-    # ask() accepted the question, so it parses; the query says its language and what it asks for
-    query = parse_query(question, assistant.settings.max_question_chars, assistant.lexicon)
-    english = query.english
+    answer = assistant.ask(
+        question,
+        k=int(k or assistant.settings.k),
+        doc=doc or None,
+        section=section or None,
+        unit=unit or None,
+    )
+    english = answer.english
     notice = None
-    if filtering:
-        aliases = _unit_aliases(assistant.settings.corpus_dir)
-        answer, notice = _filtered_answer(answer, query, section, unit, k, aliases)
+    if section or unit:
+        notice = _filter_notice(section or "", unit or "", len(answer.results), english)
     turn = {
         "question": answer.question,
         "answer": answer.to_dict(),
@@ -327,7 +268,7 @@ def _plan_rows(corpus_dir: Path, doc_id: str) -> tuple[tuple[Clause, tuple[str, 
 
 
 def _row(c: Clause, targets: tuple[str, ...]) -> list[Any]:
-    return [c.clause, c.title, _section_name(c.section), "、".join(c.lead_units), ";".join(targets)]
+    return [c.clause, c.title, strip_heading_number(c.section), "、".join(c.lead_units), ";".join(targets)]
 
 
 @_guarded
@@ -359,21 +300,27 @@ def _browse(corpus_dir: Path, version: str | None, search: str | None) -> tuple[
 
 
 @lru_cache(maxsize=4)
+def _versions(corpus_dir: Path) -> PlanVersions:
+    # ~0.3 s of SequenceMatcher work: once per corpus, not once per click
+    collection = load_collection(corpus_dir)
+    return compare_plans(collection, _unit_aliases(corpus_dir))
+
+
 def _alignment(corpus_dir: Path) -> tuple[TaskPair, ...]:
-    # ~0.2 s of SequenceMatcher work: once per corpus, not once per click
-    collection = load_collection(corpus_dir)
-    return tuple(align_tasks(collection.get("plan-draft"), collection.get("plan-final")))
+    return _versions(corpus_dir).pairs
 
 
-@lru_cache(maxsize=4)
-def _version_notes(corpus_dir: Path) -> dict[tuple[str, int], str]:
-    collection = load_collection(corpus_dir)
-    return version_map(collection.get("plan-draft"), collection.get("plan-final"))[0]
+def _version_notes(corpus_dir: Path) -> Mapping[tuple[str, int], str]:
+    return _versions(corpus_dir).notes
 
 
-@lru_cache(maxsize=4)
 def _changes(corpus_dir: Path) -> tuple[TaskChange, ...]:
-    return tuple(plan_changes(load_collection(corpus_dir)))
+    return _versions(corpus_dir).changes
+
+
+@lru_cache(maxsize=4)
+def _unit_aliases(corpus_dir: Path) -> dict[str, str]:
+    return load_lexicon(corpus_dir / "lexicon").unit_aliases
 
 
 def _pair_of(corpus_dir: Path, doc_id: str, number: int) -> TaskPair | None:
@@ -447,7 +394,9 @@ def _compare(corpus_dir: Path, key: str | None) -> str:
         if _pair_key(pair) == key:
             old, new = pair_texts(pair, draft, final)
             change = changes.get(key)
-            summary = change.summary if change else version_note(pair, draft, final)
+            summary = (
+                change.summary if change else version_note(pair, draft, final, _unit_aliases(corpus_dir))
+            )
             return render_pair(pair, summary, change.reasons if change else (), diff_task(old, new))
     raise _user_error("请选择一项任务。")
 
@@ -483,7 +432,9 @@ def _doc_choices(collection: Collection) -> list[tuple[str, str]]:
 
 
 def _section_choices(collection: Collection) -> list[tuple[str, str]]:
-    names = [_section_name(c.section) for c in parse_clauses(collection.get("plan-final")) if c.section]
+    names = [
+        strip_heading_number(c.section) for c in parse_clauses(collection.get("plan-final")) if c.section
+    ]
     return [("全部章节", ""), *((n, n) for n in dict.fromkeys(names))]
 
 

@@ -87,7 +87,7 @@ spec = json.loads(sys.argv[1])
 fields = spec["settings"]
 settings = Settings(**{k: Path(v) if k.endswith(("_dir", "_log")) else v for k, v in fields.items()})
 if spec["pipeline"] == "assistant":
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     imported = time.perf_counter()
     engine = Assistant(settings)
 else:
@@ -126,7 +126,7 @@ def measure_build(settings: Settings, embedder: Embedder) -> tuple[float, float]
     from qa.baseline import build_seconds
     from qa.documents import load_collection
     from qa.index import ensure_index
-    from qa.query import load_lexicon
+    from qa.lexicon import load_lexicon
     from qa.tokens import Tokenizer
 
     began = time.perf_counter()
@@ -195,7 +195,7 @@ def measure_questions(
     Returns:
         ``{"ours": {...}, "baseline": {...}}`` with p50_ms, p95_ms, hit_at_1, hit_at_5, n_latency, n_test.
     """
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.baseline import Baseline
     from qa.evaluate import run
     from qa.gold import load_gold

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from qa.documents import Document
+from qa.plan_format import clause_label
 from qa.structure import Clause, is_signature, lines_with_offsets, parse_clauses, parse_sections
 
 __all__ = ["Chunk", "chunk_document", "chunk_collection", "citation_label", "CHINESE_SEPARATORS"]
@@ -73,8 +74,8 @@ def citation_label(doc: Document, clause: Clause | None, section: str = "") -> s
     if clause is None:
         return f"{doc.cite_title} {section}".rstrip()
     if clause.kind == "task":
-        return f"{doc.cite_title}第{clause.clause}项 {clause.title}"
-    if doc.doc_id == "draft-faq":
+        return f"{doc.cite_title}{clause_label(int(clause.clause))} {clause.title}"
+    if clause.kind == "qa":
         return f"{doc.cite_title} 问{clause.clause}:{clause.title}"
     return f"{doc.cite_title} {clause.clause}、{clause.title}"
 

@@ -10,8 +10,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from qa.documents import AUTHORITY_LABELS, VERSION_LABELS, Collection, load_collection
-from qa.errors import QAError
-from qa.settings import Settings, load_settings
+from qa.errors import InvalidQuestion, QAError
+from qa.plan_format import clause_label
+from qa.settings import K_RANGE, Settings, check_k, load_settings
 from qa.structure import parse_clauses
 
 __all__ = ["main"]
@@ -54,13 +55,14 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         f"发布:{doc.issuer}  日期:{doc.date or '未注明'}  版本:{VERSION_LABELS[doc.version]}  效力:{AUTHORITY_LABELS[doc.authority]}"
     )
     if doc.authority == "superseded":
-        print("注意:这是征求意见的草案,现行内容以《长宁区城市管理精细化三年行动计划(2024-2026年)》为准。")
+        current = _collection(settings).current_plan
+        print(f"注意:这是征求意见的草案,现行内容以{current.cite_title}为准。")
     print()
     if not clauses:
         print(doc.text)
         return 0
     for c in clauses:
-        head = f"第{c.clause}项" if c.kind == "task" else f"{c.clause}"
+        head = clause_label(int(c.clause)) if c.kind == "task" else f"{c.clause}"
         print(f"【{head}】{c.title}" + (f"  〔{c.section}〕" if c.section else ""))
         if c.lead_units:
             print(f"  牵头单位:{'、'.join(c.lead_units)}")
@@ -75,36 +77,22 @@ def _clause_json(d: dict[str, object]) -> dict[str, object]:
 
 
 def _assistant(settings: Settings, progress: bool = True):  # noqa: ANN202 - heavy import kept lazy
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
 
     return Assistant(settings, progress=progress and sys.stderr.isatty())
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.embedders import load_embedder
-    from qa.index import ensure_index
-    from qa.query import load_lexicon
-    from qa.tokens import Tokenizer
+    from qa.assistant import Assistant
 
-    coll = _collection(settings)
-    lexicon = load_lexicon(settings.corpus_dir / "lexicon")
-    tokenizer = Tokenizer(lexicon.dictionary_words())
-    index, built = ensure_index(
-        coll,
-        load_embedder(settings.embedder),
-        tokenizer,
-        settings,
-        force=args.force,
-        progress=sys.stderr.isatty(),
-    )
-    state = "已重建" if built else "已是最新,无需重建"
+    assistant = Assistant(settings, progress=sys.stderr.isatty(), rebuild=args.force)
+    index = assistant.index
+    state = "已重建" if assistant.built else "已是最新,无需重建"
     print(f"索引{state}:{index.path}({len(index.chunks)}个条款块,模型 {index.manifest['embedder']})")
     return 0
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.errors import InvalidQuestion
-
     assistant = _assistant(settings)
     if args.question == "-":
         # One question per line; a bad line gets an error object and the rest still run.
@@ -150,12 +138,10 @@ def _readable(out: dict) -> str:
 
 def _k(value: str) -> int:
     try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"k 必须是 1 到 20 之间的整数,收到 {value!r}") from None
-    if not 1 <= k <= 20:
-        raise argparse.ArgumentTypeError(f"k 必须是 1 到 20 之间的整数,收到 {k}")
-    return k
+        return check_k(int(value))
+    except (ValueError, InvalidQuestion):
+        low, high = K_RANGE
+        raise argparse.ArgumentTypeError(f"k 必须是 {low} 到 {high} 之间的整数,收到 {value!r}") from None
 
 
 def _lazy(module: str, name: str) -> Command:

@@ -8,10 +8,19 @@ Reasons come from the participation report's own numbered items, quoted exactly.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Literal
 
 from qa.documents import Collection, Document
+from qa.plan_format import (
+    clause_label,
+    lead_units_of,
+    strip_heading_number,
+    strip_lead_note,
+    strip_task_number,
+)
 from qa.structure import Clause, parse_clauses
 
 __all__ = [
@@ -23,15 +32,16 @@ __all__ = [
     "diff_task",
     "version_note",
     "change_reason",
-    "plan_changes",
-    "version_map",
+    "PlanVersions",
+    "compare_plans",
     "TaskKey",
+    "PairStatus",
+    "DiffOp",
 ]
 
 TaskKey = tuple[str, int]  # (doc_id, task number)
-
-# The final plan renamed these lead units; the same office is responsible, so this is no change.
-_RENAMED_UNITS = {"区建管委": "区建设管理委", "区文旅局": "区文化旅游局"}
+PairStatus = Literal["same", "changed", "renumbered", "added", "removed", "merged"]
+DiffOp = Literal["equal", "added", "removed", "reworded"]
 # Measured on the two plans: true counterparts score 0.69 or more, unrelated tasks 0.33 or less.
 _MATCH = 0.5
 # Two phrases in the same spot of a changed passage are shown as one rewording above this ratio.
@@ -42,9 +52,6 @@ _QUOTE_CHARS = 50
 # of a text always concatenate back to the text.
 _PHRASE = re.compile(r"[^,。;、,;!?!?\n]*[,。;、,;!?!?\n]?")
 _MARKS = re.compile(r"[\s,。;、,;!?!?:]")
-_NUMBER = re.compile(r"\d+\.")
-_LEAD = re.compile(r"\(牵头单位:[^)]*\)\s*$")
-_HEADING_NUMBER = re.compile(r"\(?[一二三四五六七八九十]+[)、]")
 _REPORT_ITEM = re.compile(r"(?m)^\d+、([^\n]*?)[;。 \t]*$")
 
 
@@ -54,7 +61,7 @@ class TaskPair:
 
     draft: int | None
     final: int | None
-    status: str  # "same", "changed", "renumbered", "added", "removed" or "merged"
+    status: PairStatus
     similarity: float
     text_changed: bool = False
     draft_merged: tuple[int, ...] = ()
@@ -70,7 +77,7 @@ class TaskPair:
 
 @dataclass(frozen=True)
 class DiffSpan:
-    op: str  # "equal", "added" (final only), "removed" (draft only) or "reworded"
+    op: DiffOp  # "added": in the final plan only; "removed": in the draft only
     draft: str
     final: str
 
@@ -94,12 +101,12 @@ def _tasks(doc: Document) -> dict[int, Clause]:
 
 def _text(doc: Document, clause: Clause) -> str:
     """The task as written, without its number (which is not content)."""
-    return _NUMBER.sub("", doc.text[clause.start : clause.end], count=1)
+    return strip_task_number(doc.text[clause.start : clause.end])
 
 
 def _rest(doc: Document, clause: Clause) -> str:
     """The task's sentences after its title, without the lead units (compared separately)."""
-    return _LEAD.sub("", _text(doc, clause))[len(clause.title) + 1 :]
+    return strip_lead_note(_text(doc, clause)).rstrip()[len(clause.title) + 1 :]
 
 
 def _ratio(a: str, b: str) -> float:
@@ -115,13 +122,19 @@ def _similarity(d_title: str, d_body: str, f_title: str, f_body: str) -> float:
     return 0.3 * _ratio(d_title, f_title) + 0.7 * overlap
 
 
-def _same(a: str, b: str) -> bool:
-    for old, new in _RENAMED_UNITS.items():
-        a = a.replace(old, new)
-    return re.sub(r"\s", "", a) == re.sub(r"\s", "", b)
+def _same(a: str, b: str, unit_aliases: Mapping[str, str]) -> bool:
+    """Same words, and the same lead units once renamed offices (区建管委 / 区建设管理委) are one."""
+
+    def units(text: str) -> list[str]:
+        return [unit_aliases.get(u, u) for u in lead_units_of(text)]
+
+    def body(text: str) -> str:
+        return re.sub(r"\s", "", strip_lead_note(text))
+
+    return body(a) == body(b) and units(a) == units(b)
 
 
-def align_tasks(draft: Document, final: Document) -> list[TaskPair]:
+def align_tasks(draft: Document, final: Document, unit_aliases: Mapping[str, str]) -> list[TaskPair]:
     """Pair every draft task with its final counterpart by title and body similarity.
 
     Pairs are taken best first, one to one; a draft task left over whose best counterpart is
@@ -129,9 +142,10 @@ def align_tasks(draft: Document, final: Document) -> list[TaskPair]:
     every draft task in ``draft_merged``. Ordered by final number, a removed task placed after
     the final task its draft predecessor became.
     """
+    aliases = unit_aliases
     dc, fc = _tasks(draft), _tasks(final)
-    d_body = {n: _LEAD.sub("", _text(draft, c)) for n, c in dc.items()}
-    f_body = {n: _LEAD.sub("", _text(final, c)) for n, c in fc.items()}
+    d_body = {n: strip_lead_note(_text(draft, c)).rstrip() for n, c in dc.items()}
+    f_body = {n: strip_lead_note(_text(final, c)).rstrip() for n, c in fc.items()}
     score = {(d, f): _similarity(dc[d].title, d_body[d], fc[f].title, f_body[f]) for d in dc for f in fc}
     match: dict[int, int] = {}
     for (d, f), s in sorted(score.items(), key=lambda kv: -kv[1]):
@@ -143,7 +157,7 @@ def align_tasks(draft: Document, final: Document) -> list[TaskPair]:
             match[d] = best
     pairs: list[tuple[float, TaskPair]] = []
     for f, drafts in [(f, tuple(d for d in dc if match.get(d) == f)) for f in fc]:
-        ftitle, section = fc[f].title, _HEADING_NUMBER.sub("", fc[f].section, count=1)
+        ftitle, section = fc[f].title, strip_heading_number(fc[f].section)
         if not drafts:
             pair = TaskPair(None, f, "added", 0.0, True, (), "", ftitle, section)
         elif len(drafts) > 1:
@@ -151,13 +165,13 @@ def align_tasks(draft: Document, final: Document) -> list[TaskPair]:
             pair = TaskPair(drafts[0], f, "merged", sim, True, drafts, dc[drafts[0]].title, ftitle, section)
         else:
             d = drafts[0]
-            changed = not _same(_text(draft, dc[d]), _text(final, fc[f]))
-            status = "renumbered" if d != f else "changed" if changed else "same"
+            changed = not _same(_text(draft, dc[d]), _text(final, fc[f]), aliases)
+            status: PairStatus = "renumbered" if d != f else "changed" if changed else "same"
             pair = TaskPair(d, f, status, score[d, f], changed, (), dc[d].title, ftitle, section)
         pairs.append((f, pair))
     for d in [d for d in dc if d not in match]:
         after = max((f for n, f in match.items() if n < d), default=0) + 0.5
-        section = _HEADING_NUMBER.sub("", dc[d].section, count=1)
+        section = strip_heading_number(dc[d].section)
         pairs.append((after, TaskPair(d, None, "removed", 0.0, True, (), dc[d].title, "", section)))
     return [pair for _, pair in sorted(pairs, key=lambda kp: kp[0])]
 
@@ -228,12 +242,20 @@ def _changes(spans: list[DiffSpan]) -> list[str]:
     return out
 
 
-def version_note(pair: TaskPair, draft: Document, final: Document) -> str | None:
-    """How the final plan differs from the draft for this task, in the plans' own words."""
+def version_note(
+    pair: TaskPair, draft: Document, final: Document, unit_aliases: Mapping[str, str]
+) -> str | None:
+    """How the final plan differs from the draft for this task, in the plans' own words.
+
+    ``unit_aliases`` maps each name of a lead unit to one name, so an office the final plan
+    renamed (区建管委 / 区建设管理委) is not reported as a change.
+    """
+    aliases = unit_aliases
     if pair.status == "same":
         return None
     if pair.final is None:
-        return f'草案第{pair.draft}项"{pair.draft_title}"在正式版中已删除。'
+        assert pair.draft is not None
+        return f'{clause_label(pair.draft, superseded=True)}"{pair.draft_title}"在正式版中已删除。'
     fcl = _tasks(final)[pair.final]
     if pair.draft is None:
         note = "正式版新增此项,草案中没有对应任务"
@@ -245,10 +267,10 @@ def version_note(pair: TaskPair, draft: Document, final: Document) -> str | None
     dcl = [_tasks(draft)[n] for n in pair.drafts]
     head = ""
     if pair.status == "merged":
-        merged = "和".join(f'第{c.clause}项"{c.title}"' for c in dcl)
-        head = f"正式版第{pair.final}项由草案{merged}合并而成。"
+        merged = "和".join(f'{clause_label(int(c.clause))}"{c.title}"' for c in dcl)
+        head = f"正式版{clause_label(pair.final)}由草案{merged}合并而成。"
     elif pair.status == "renumbered":
-        head = f"草案第{pair.draft}项,正式版为第{pair.final}项。"
+        head = f"{clause_label(pair.draft, superseded=True)},正式版为{clause_label(pair.final)}。"
     changes = (
         [f'标题由"{dcl[0].title}"改为"{fcl.title}"'] if len(dcl) == 1 and dcl[0].title != fcl.title else []
     )
@@ -257,7 +279,7 @@ def version_note(pair: TaskPair, draft: Document, final: Document) -> str | None
     if len(changes) > _MAX_QUOTED:
         shown[-1] += f"等{len(changes)}处改动"
     old, new = (
-        list(dict.fromkeys(_RENAMED_UNITS.get(u, u) for c in cs for u in c.lead_units)) for cs in (dcl, [fcl])
+        list(dict.fromkeys(aliases.get(u, u) for c in cs for u in c.lead_units)) for cs in (dcl, [fcl])
     )
     if added := [u for u in new if u not in old]:
         shown.append("牵头单位增加" + "、".join(added))
@@ -285,39 +307,56 @@ def change_reason(pair: TaskPair, report: Document) -> str | None:
     return next(iter(_reasons(pair, report)), None)
 
 
-def plan_changes(collection: Collection) -> list[TaskChange]:
-    """Every task added, removed, renumbered, merged or changed, in final-plan order."""
-    draft, final = collection.get("plan-draft"), collection.get("plan-final")
-    report = collection.get("participation-report")
-    return [
-        TaskChange(p, version_note(p, draft, final) or "", _reasons(p, report))
-        for p in align_tasks(draft, final)
-        if p.status != "same"
-    ]
+@dataclass(frozen=True)
+class PlanVersions:
+    """The superseded and the current plan side by side, computed once for a collection.
 
-
-def version_map(draft: Document, final: Document) -> tuple[dict[TaskKey, str], dict[TaskKey, TaskKey]]:
-    """The version note of every task that has one, and each task's counterpart in the other plan.
-
-    A draft task's note always opens by saying which final task superseded it (or that none did),
-    so no draft text is ever shown without it.
+    ``notes`` holds the version note of every task that has one (a superseded task's note always
+    opens by saying which current task replaced it, so its text is never shown without that);
+    ``counterparts`` each task's counterpart in the other plan.
     """
+
+    draft: Document
+    final: Document
+    pairs: tuple[TaskPair, ...]
+    notes: Mapping[TaskKey, str] = field(default_factory=dict)
+    counterparts: Mapping[TaskKey, TaskKey] = field(default_factory=dict)
+    changes: tuple[TaskChange, ...] = ()
+
+    def pair_of(self, doc_id: str, number: int) -> TaskPair | None:
+        """The alignment row holding task ``number`` of the plan ``doc_id``."""
+        for pair in self.pairs:
+            if (doc_id == self.final.doc_id and pair.final == number) or (
+                doc_id == self.draft.doc_id and number in pair.drafts
+            ):
+                return pair
+        return None
+
+
+def compare_plans(collection: Collection, unit_aliases: Mapping[str, str]) -> PlanVersions:
+    """Align the superseded plan with the current one and describe every change, once."""
+    draft, final = collection.superseded_plan, collection.current_plan
+    report = collection.by_role("participation-report")
+    pairs = tuple(align_tasks(draft, final, unit_aliases))
     notes: dict[TaskKey, str] = {}
     counterparts: dict[TaskKey, TaskKey] = {}
-    for pair in align_tasks(draft, final):
-        note = version_note(pair, draft, final)
+    changes: list[TaskChange] = []
+    for pair in pairs:
+        note = version_note(pair, draft, final, unit_aliases)
+        if pair.status != "same":
+            changes.append(TaskChange(pair, note or "", _reasons(pair, report)))
         if pair.final is not None:
             if note:
-                notes[("plan-final", pair.final)] = note
+                notes[(final.doc_id, pair.final)] = note
             if pair.drafts:
-                counterparts[("plan-final", pair.final)] = ("plan-draft", pair.drafts[0])
+                counterparts[(final.doc_id, pair.final)] = (draft.doc_id, pair.drafts[0])
         for d in pair.drafts:
             superseded = (
-                f"此为草案第{d}项,已被正式版第{pair.final}项取代。"
+                f"此为{clause_label(d, superseded=True)},已被正式版{clause_label(pair.final)}取代。"
                 if pair.final is not None
-                else f"此为草案第{d}项,正式版中已没有这一项。"
+                else f"此为{clause_label(d, superseded=True)},正式版中已没有这一项。"
             )
-            notes[("plan-draft", d)] = superseded + (note or "正式版内容与草案相同。")
+            notes[(draft.doc_id, d)] = superseded + (note or "正式版内容与草案相同。")
             if pair.final is not None:
-                counterparts[("plan-draft", d)] = ("plan-final", pair.final)
-    return notes, counterparts
+                counterparts[(draft.doc_id, d)] = (final.doc_id, pair.final)
+    return PlanVersions(draft, final, pairs, notes, counterparts, tuple(changes))

@@ -26,8 +26,10 @@ from qa.report import format_metric, write_report
 from qa.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from qa.answer import Answer, Assistant
+    from qa.answer import Answer
+    from qa.assistant import Assistant
     from qa.baseline import Baseline
+    from qa.retrieve import Mode
 
 __all__ = [
     "CONFIGS",
@@ -121,7 +123,7 @@ def score_question(
     )
 
 
-def _mode_asker(assistant: Assistant, mode: str) -> Asker:
+def _mode_asker(assistant: Assistant, mode: Mode) -> Asker:
     def ask(question: str, k: int) -> Answer:
         return assistant.ask(question, k=k, mode=mode)
 
@@ -141,7 +143,7 @@ def askers(configs: Sequence[str], assistant: Assistant, baseline: Baseline | No
                 raise ValueError("the baseline configuration needs a Baseline")
             out[c] = baseline.ask
         elif c in CONFIGS:
-            out[c] = _mode_asker(assistant, c)
+            out[c] = _mode_asker(assistant, c)  # type: ignore[arg-type]
         else:
             raise ValueError(f"unknown configuration {c!r}; choose from {', '.join(CONFIGS)}")
     return out
@@ -165,7 +167,7 @@ def run(
     Raises:
         ValueError: an unknown configuration or split.
     """
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.tuned import Thresholds, Weights
 
     if split is not None and split not in SPLITS:

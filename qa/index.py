@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from qa.chunking import Chunk, chunk_collection
 from qa.documents import Collection
 from qa.embedders import Embedder
 from qa.errors import IndexError_
+from qa.plan_format import split_sentences, strip_task_number
 from qa.settings import Settings
 from qa.tokens import Tokenizer
 
@@ -33,11 +33,6 @@ __all__ = ["Index", "Sentence", "ensure_index", "build_index", "load_index", "co
 
 FORMAT_VERSION = 1
 _FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy")
-# Sentence ends, as the plan writes them; a sentence keeps its closing mark.
-_SENTENCE = re.compile(r"[^。;;!!??\n]+(?:[。;;!!??]|(?=\n)|$)")
-
-
-_TASK_NUMBER = re.compile(r"^\d+\.")
 
 
 @dataclass(frozen=True)
@@ -73,19 +68,6 @@ class Index:
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of ``text``, stripped of surrounding whitespace."""
-    spans = []
-    for m in _SENTENCE.finditer(text):
-        s, e = m.span()
-        piece = text[s:e]
-        if piece.strip():
-            s += len(piece) - len(piece.lstrip())
-            e -= len(piece) - len(piece.rstrip())
-            spans.append((s, e))
-    return spans
-
-
 def passage_text(chunk: Chunk, collection: Collection) -> str:
     """What the embedder reads for a chunk: its section or document title, then its text.
 
@@ -95,7 +77,7 @@ def passage_text(chunk: Chunk, collection: Collection) -> str:
     context = chunk.section or collection.get(chunk.doc_id).title
     # A task's own number ("29.") would make every question that mentions 29 match it, in
     # either plan; clause numbers are routed before retrieval instead.
-    return f"{context}\n{_TASK_NUMBER.sub('', chunk.text, count=1)}"
+    return f"{context}\n{strip_task_number(chunk.text)}"
 
 
 def corpus_hash(settings: Settings) -> str:
@@ -120,7 +102,7 @@ def code_hash() -> str:
     return digest.hexdigest()
 
 
-_INDEXING_MODULES = ("structure.py", "chunking.py", "tokens.py", "index.py")
+_INDEXING_MODULES = ("plan_format.py", "structure.py", "chunking.py", "tokens.py", "index.py")
 
 
 def expected_manifest(settings: Settings, embedder: Embedder) -> dict[str, object]:

@@ -7,31 +7,19 @@ the draft, "who is responsible" favours lead units, and everyday words gain the 
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from typing import Literal
 
+from qa.documents import Version
 from qa.errors import InvalidQuestion
+from qa.lexicon import Lexicon
+from qa.plan_format import cn_number
 
-__all__ = ["Query", "Lexicon", "load_lexicon", "normalise", "parse_query", "is_english"]
+__all__ = ["Query", "VersionIntent", "normalise", "parse_query", "is_english"]
 
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 
 # Zero-width and bidi controls carry no meaning and can hide text; Cc/Cf characters go too.
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -62,42 +50,6 @@ _MARKUP = re.compile(r"<[^<>]*>")
 _MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 
 
-@dataclass(frozen=True)
-class Lexicon:
-    everyday: dict[str, tuple[str, ...]]
-    unit_aliases: dict[str, str]  # alias or canonical name -> canonical name
-    terms: tuple[str, ...]
-    doc_intents: dict[str, tuple[str, ...]]  # doc_id -> words that point at that document
-    off_topics: tuple[str, ...]  # subjects the plan does not cover
-
-    def dictionary_words(self) -> list[str]:
-        """Words jieba must keep whole: the plan's terms, lead units and official wording."""
-        return [*self.terms, *self.unit_aliases, *(w for ws in self.everyday.values() for w in ws)]
-
-
-def load_lexicon(lexicon_dir: Path) -> Lexicon:
-    """The lexicon data files in ``corpus/lexicon/``."""
-    everyday = json.loads((lexicon_dir / "everyday.json").read_text(encoding="utf-8"))["terms"]
-    units = json.loads((lexicon_dir / "units.json").read_text(encoding="utf-8"))["aliases"]
-    aliases: dict[str, str] = {}
-    for canonical, names in units.items():
-        aliases[canonical] = canonical
-        for name in names:
-            aliases[name] = canonical
-    terms = tuple(
-        t.strip() for t in (lexicon_dir / "terms.txt").read_text(encoding="utf-8").splitlines() if t.strip()
-    )
-    intents = json.loads((lexicon_dir / "doc_intents.json").read_text(encoding="utf-8"))["intents"]
-    off = json.loads((lexicon_dir / "off_topics.json").read_text(encoding="utf-8"))["topics"]
-    return Lexicon(
-        {k.lower(): tuple(v) for k, v in everyday.items()},
-        aliases,
-        terms,
-        {doc: tuple(w.lower() for w in words) for doc, words in intents.items()},
-        tuple(t.lower() for t in off),
-    )
-
-
 @lru_cache(maxsize=1)
 def _t2s() -> object:
     import opencc
@@ -123,17 +75,7 @@ def is_english(text: str) -> bool:
     return len(_ENGLISH_WORD.findall(text)) * 2 > len(_CJK.findall(text))
 
 
-def _cn_number(token: str) -> int | None:
-    if token.isdigit():
-        return int(token)
-    if token == "十":
-        return 10
-    if "十" in token:
-        tens, _, ones = token.partition("十")
-        return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
-    if len(token) == 1 and token in _CN_DIGITS:
-        return _CN_DIGITS[token]
-    return None
+VersionIntent = Literal["draft", "compare"]
 
 
 @dataclass(frozen=True)
@@ -143,13 +85,23 @@ class Query:
     english: bool
     clause: int | None = None
     clause_in_draft: bool = False  # "草案第25项": the number is the draft's numbering
-    version: str | None = None  # "draft", "compare" or None (the final plan is the authority)
+    version: VersionIntent | None = None  # None: the current plan is the authority
     wants_units: bool = False
     unit: str | None = None  # canonical lead unit the question names
     lists_tasks: bool = False  # "区房管局负责哪些任务?": every task that unit leads
     expansions: tuple[str, ...] = field(default=())
-    docs: tuple[str, ...] = ()  # background documents the question points at (印发 -> issuance-notice)
+    roles: tuple[str, ...] = ()  # roles of the background documents it points at (印发 -> issuance-notice)
     off_topic: bool = False  # names a subject the plan does not cover (房价, 落户, 医保 …)
+
+    @property
+    def numbered_version(self) -> Version:
+        """The plan whose numbering a clause number refers to: the draft's only when it says so."""
+        return "draft" if self.clause_in_draft or self.version == "draft" else "final"
+
+    def listing_version(self, doc_version: Version | None = None) -> Version:
+        """The plan whose tasks a unit listing enumerates: the draft only when asked for, or when
+        the search is limited to the draft (``doc_version``)."""
+        return "draft" if self.version == "draft" or doc_version == "draft" else "final"
 
     @property
     def expanded(self) -> str:
@@ -188,20 +140,20 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
             else "问题中没有可识别的文字,请用中文或英文提问。"
         )
     clause, clause_in_draft = _clause_number(text)
-    version = None
+    version: VersionIntent | None = None
     if _COMPARE.search(text):
         version = "compare"
     elif _DRAFT.search(text):
         version = "draft"
     unit = lists = None
     expansions: tuple[str, ...] = ()
-    docs: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
     off_topic = False
     if lexicon is not None:
         unit = _named_unit(text, lexicon)
         expansions = _expansions(text, lexicon)
-        docs = tuple(
-            doc for doc, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
+        roles = tuple(
+            role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
         off_topic = any(_mentions(text, w) for w in lexicon.off_topics)
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
@@ -216,7 +168,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         unit=unit,
         lists_tasks=lists,
         expansions=expansions,
-        docs=docs,
+        roles=roles,
         off_topic=off_topic,
     )
 
@@ -226,7 +178,7 @@ def _clause_number(text: str) -> tuple[int | None, bool]:
     for pattern in (_CLAUSE_ZH, _CLAUSE_BARE, _CLAUSE_EN):
         m = pattern.search(text)
         if m:
-            n = _cn_number(m.group(1))
+            n = cn_number(m.group(1))
             if n is not None and 1 <= n <= 99:  # past the last task is answered "there is no such task"
                 before = text[max(0, m.start() - 8) : m.start()]
                 return n, bool(_DRAFT.search(before))

@@ -2,28 +2,35 @@
 
 Modes, for the evaluation's ablations: ``bm25`` and ``dense`` alone, ``hybrid`` (both fused, the
 question taken literally) and ``full`` (hybrid over the question with the plan's wording added,
-then clause, lead-unit and version routing).
+then clause, lead-unit and version routing). Filters (a document, a section, a lead unit) apply
+before ranking, so a filter sees every chunk, not the top few.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 import numpy as np
 
 from qa.chunking import Chunk
 from qa.compare import TaskKey
+from qa.documents import Collection, Version
 from qa.index import Index
+from qa.plan_format import is_lead_note, strip_heading_number
 from qa.query import Query
+from qa.structure import is_heading
 from qa.tokens import Tokenizer
 from qa.tuned import Weights
 
-__all__ = ["Hit", "Signals", "Retriever", "MODES", "TaskKey"]
+__all__ = ["Hit", "Signals", "Filters", "Retriever", "Mode", "MODES"]
 
-MODES = ("bm25", "dense", "hybrid", "full")
-_PLANS = ("plan-draft", "plan-final")
+Mode = Literal["bm25", "dense", "hybrid", "full"]
+MODES: tuple[Mode, ...] = get_args(Mode)
 _POOL = 20
+# How much the words a sentence shares with the question count beside its vector similarity.
+_OVERLAP_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,9 @@ class Hit:
     position: int  # in Index.chunks
     chunk: Chunk
     score: float
+    # The sentence of the chunk closest to the question (offsets into chunk.text): what the
+    # chunk offers as evidence, chosen by its own vector and the words it shares with the question.
+    sentence: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,19 @@ class Signals:
     # an off-topic question (地铁票价 -> 轨交) look covered.
     top_bm25_plain: float = 0.0
     about_document: bool = False  # 印发, 审议, 邮箱 …: asks about one of the background documents
+    searched: int = 0  # chunks left once the filters applied
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Where to look: one document, one section of a plan (unnumbered), tasks one unit leads."""
+
+    doc: str | None = None
+    section: str | None = None
+    unit: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.doc or self.section or self.unit)
 
 
 def _z(scores: np.ndarray) -> np.ndarray:
@@ -60,6 +83,7 @@ class Retriever:
         index: Index,
         embed_query: Callable[[str], np.ndarray],
         tokenizer: Tokenizer,
+        collection: Collection,
         counterparts: Mapping[TaskKey, TaskKey],
         weights: Weights | None = None,
         unit_aliases: Mapping[str, str] | None = None,
@@ -70,34 +94,53 @@ class Retriever:
         self._counterparts = counterparts
         self._unit_aliases = unit_aliases or {}
         self.weights = weights or Weights()
+        self._plans = {v: collection.plan(v).doc_id for v in ("draft", "final")}
+        self._roles = {d.doc_id: d.role for d in collection.documents}
         self._task_positions: dict[TaskKey, list[int]] = {}
         for i, ch in enumerate(index.chunks):
             if isinstance(ch.clause, int):
                 self._task_positions.setdefault((ch.doc_id, ch.clause), []).append(i)
+        self._sentences_of: dict[int, list[int]] = {}
+        for i, sentence in enumerate(index.sentences):
+            self._sentences_of.setdefault(sentence.chunk, []).append(i)
+        self._draft = np.array([ch.doc_id == self._plans["draft"] for ch in index.chunks])
+        self._final = np.array([ch.doc_id == self._plans["final"] for ch in index.chunks])
+        self._has_units = np.array([bool(ch.lead_units) for ch in index.chunks])
+
+    def plan_id(self, version: Version) -> str:
+        return self._plans[version]
 
     def task_positions(self, key: TaskKey) -> list[int]:
         return self._task_positions.get(key, [])
 
     def search(
-        self, query: Query, k: int, doc: str | None = None, mode: str = "full"
-    ) -> tuple[list[Hit], Signals, np.ndarray]:
-        """The top ``k`` chunks, the match signals, and the query vector (for highlighting)."""
+        self, query: Query, k: int, filters: Filters | None = None, mode: Mode = "full"
+    ) -> tuple[list[Hit], Signals]:
+        """The top ``k`` chunks within ``filters``, and the match signals."""
+        filters = filters or Filters()
         text = query.expanded if mode == "full" else query.text
         qvec = self._embed_query(text)
+        words = self._tokenizer.tokens(text)
         dense = self.index.dense_scores(qvec)
-        lexical = self.index.bm25_scores(self._tokenizer.tokens(text))
+        lexical = self.index.bm25_scores(words)
         plain = lexical if text == query.text else self.index.bm25_scores(self._tokenizer.tokens(query.text))
-        allowed = np.array([doc is None or ch.doc_id == doc for ch in self.index.chunks])
-        # Signals over the documents searched: asked within one document, the question must be
+        allowed = self._allowed(filters)
+        searched = int(allowed.sum())
+        if not searched:
+            return [], Signals(0.0, 0.0, False, query.off_topic, 0.0, False, 0)
+        # Signals over the chunks searched: asked within one document, the question must be
         # covered by that document, not by the whole collection.
+        doc_role = self._roles.get(filters.doc) if filters.doc else None
         signals = Signals(
             float(dense[allowed].max()),
             float(lexical[allowed].max()),
             query.version == "compare",  # a question about how the versions differ is about the plan
             query.off_topic,
             float(plain[allowed].max()),
-            bool(query.docs) and (doc is None or doc in query.docs),
+            bool(query.roles) and (doc_role is None or doc_role in query.roles),
+            searched,
         )
+        evidence = _Evidence(qvec, {w for w in words if not w.startswith("#")})
         if mode == "dense":
             scores = dense.astype(np.float64)
         elif mode == "bm25":
@@ -106,101 +149,144 @@ class Retriever:
             w = self.weights.dense
             scores = w * _z(dense) + (1 - w) * _z(lexical)
         if mode != "full":
-            return self._top(scores, allowed, k), signals, qvec
+            return self._top(scores, allowed, k, evidence), signals
 
-        pinned = [p for p in self._pinned(query, doc) if allowed[p]]
+        pinned = [p for p in self._pinned(query, filters) if allowed[p]]
         if pinned:
             signals = replace(signals, routed=True)
             if query.lists_tasks:
-                return [self._hit(p, 100.0 - i) for i, p in enumerate(pinned[:k])], signals, qvec
+                return [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned[:k])], signals
         scores = self._apply_intent(scores, query)
         # Versions are ordered over a wider pool than k, so that with k=1 the final plan's task
         # still displaces its draft counterpart that happened to score higher.
-        pool = self._top(scores, allowed & ~np.isin(np.arange(len(scores)), pinned), max(k, _POOL))
-        head = [self._hit(p, 100.0 - i) for i, p in enumerate(pinned)]
-        return self._order_versions(head + pool, query, k)[:k], signals, qvec
+        pool = self._top(scores, allowed & ~np.isin(np.arange(len(scores)), pinned), max(k, _POOL), evidence)
+        head = [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned)]
+        return self._order_versions(head + pool, query, allowed, evidence)[:k], signals
 
-    def numbered_plan(self, query: Query) -> str:
-        """The plan whose numbering a clause number refers to: the draft's only when it says so."""
-        return "plan-draft" if query.clause_in_draft or query.version == "draft" else "plan-final"
-
-    def listing_plan(self, query: Query, doc: str | None) -> str:
-        """The plan whose tasks a unit listing enumerates: the draft only when asked for."""
-        return "plan-draft" if query.version == "draft" or doc == "plan-draft" else "plan-final"
-
-    def unit_tasks(self, unit: str, plan: str) -> list[int]:
-        """Positions of the tasks of ``plan`` that ``unit`` leads, alone or jointly, in task order."""
+    def unit_tasks(self, unit: str, version: Version) -> list[int]:
+        """Positions of the tasks of that plan that ``unit`` leads, alone or jointly, in task order."""
+        plan = self._plans[version]
         return [
             i
             for i, ch in enumerate(self.index.chunks)
-            if ch.doc_id == plan and isinstance(ch.clause, int) and self._leads(ch, unit)
+            if ch.doc_id == plan and isinstance(ch.clause, int) and self.leads(ch.lead_units, unit)
         ]
 
-    def _leads(self, chunk: Chunk, unit: str) -> bool:
+    def leads(self, lead_units: tuple[str, ...], unit: str) -> bool:
         # The plans name some units differently (区建管委 / 区建设管理委, 城管执法局 / 区城管执法局).
-        return any(self._unit_aliases.get(u, u) == unit for u in chunk.lead_units)
+        canonical = self._unit_aliases.get(unit, unit)
+        return any(self._unit_aliases.get(u, u) == canonical for u in lead_units)
 
-    def _hit(self, position: int, score: float) -> Hit:
-        return Hit(position, self.index.chunks[position], float(score))
+    def _allowed(self, filters: Filters) -> np.ndarray:
+        return np.array(
+            [
+                (filters.doc is None or ch.doc_id == filters.doc)
+                and (not filters.section or strip_heading_number(ch.section) == filters.section)
+                and (not filters.unit or self.leads(ch.lead_units, filters.unit))
+                for ch in self.index.chunks
+            ],
+            dtype=bool,
+        )
 
-    def _top(self, scores: np.ndarray, allowed: np.ndarray, k: int) -> list[Hit]:
+    def _hit(self, position: int, score: float, evidence: _Evidence) -> Hit:
+        return Hit(
+            position, self.index.chunks[position], float(score), self._best_sentence(position, evidence)
+        )
+
+    def _best_sentence(self, position: int, evidence: _Evidence) -> tuple[int, int]:
+        """The sentence of the chunk closest to the question, by its vector plus shared words.
+
+        A part's heading names the part and a Q&A pair's question asks it, and a lead-unit note
+        only names units: the answer is in the other sentences.
+        """
+        chunk = self.index.chunks[position]
+        ids = self._sentences_of.get(position, [])
+        spans = [(i, self.index.sentences[i]) for i in ids]
+        body = [
+            (i, s)
+            for i, s in spans
+            if not is_lead_note(chunk.text[s.start : s.end])
+            and not is_heading(chunk.text[s.start : s.end])
+            and not chunk.text[s.start : s.end].endswith(("?", "?"))
+        ] or spans
+        if not body:
+            return 0, len(chunk.text)
+        best, best_score = body[0][1], -np.inf
+        total = max(1, sum(len(w) for w in evidence.words))
+        for i, s in body:
+            sentence = chunk.text[s.start : s.end]
+            overlap = sum(len(w) for w in evidence.words if w in sentence) / total
+            score = float(self.index.sentence_vectors[i] @ evidence.vector) + _OVERLAP_WEIGHT * overlap
+            if isinstance(chunk.clause, int) and s.start == 0 and len(body) > 1:
+                score -= 0.02  # the task's title sentence only names it; prefer what it says
+            if score > best_score:
+                best, best_score = s, score
+        return best.start, best.end
+
+    def _top(self, scores: np.ndarray, allowed: np.ndarray, k: int, evidence: _Evidence) -> list[Hit]:
         order = np.argsort(-np.where(allowed, scores, -np.inf), kind="stable")
-        return [self._hit(int(p), scores[p]) for p in order[:k] if allowed[p]]
+        return [self._hit(int(p), scores[p], evidence) for p in order[:k] if allowed[p]]
 
-    def _pinned(self, query: Query, doc: str | None) -> list[int]:
+    def _pinned(self, query: Query, filters: Filters) -> list[int]:
         """Chunks a clause number or a named lead unit puts first, in order."""
         if query.clause is not None:
-            numbered_in = self.numbered_plan(query)
+            numbered_in = self._plans[query.numbered_version]
             first = self.task_positions((numbered_in, query.clause))
             if query.version == "compare":
                 other = self._counterparts.get((numbered_in, query.clause))
                 first = first + (self.task_positions(other) if other else [])
             return first
         if query.lists_tasks and query.unit:
-            return self.unit_tasks(query.unit, self.listing_plan(query, doc))
+            doc_version: Version | None = "draft" if filters.doc == self._plans["draft"] else None
+            return self.unit_tasks(query.unit, query.listing_version(doc_version))
         return []
 
     def _apply_intent(self, scores: np.ndarray, query: Query) -> np.ndarray:
         scores = scores.copy()
         w = self.weights
-        for i, ch in enumerate(self.index.chunks):
-            if ch.doc_id == "plan-draft" and query.version is None:
-                scores[i] -= w.draft_penalty
-            elif ch.doc_id == "plan-final" and query.version == "draft":
-                scores[i] -= w.draft_penalty
-            if ch.doc_id in query.docs:
-                scores[i] += w.doc_boost
-            if query.wants_units and ch.lead_units:
-                scores[i] += w.unit_boost
-                if query.unit and self._leads(ch, query.unit):
-                    scores[i] += w.unit_boost
+        if query.version is None:
+            scores[self._draft] -= w.draft_penalty
+        elif query.version == "draft":
+            scores[self._final] -= w.draft_penalty
+        if query.roles:
+            about = np.array([self._roles[ch.doc_id] in query.roles for ch in self.index.chunks])
+            scores[about] += w.doc_boost
+        if query.wants_units:
+            scores[self._has_units] += w.unit_boost
+            if query.unit:
+                led = np.array([self.leads(ch.lead_units, query.unit) for ch in self.index.chunks])
+                scores[led] += w.unit_boost
         return scores
 
-    def _order_versions(self, hits: list[Hit], query: Query, k: int) -> list[Hit]:
+    def _order_versions(
+        self, hits: list[Hit], query: Query, allowed: np.ndarray, evidence: _Evidence
+    ) -> list[Hit]:
         """Where a task appears in both plans, the version asked for comes first: the final plan
         unless the draft was asked for. A comparison shows the pair together, final first."""
         hits = list(hits)
+        final_id = self._plans["final"]
         if query.version == "compare":
             out: list[Hit] = []
             for hit in hits:
                 if hit in out:
                     continue
-                partner = self._partner(hit, hits)
+                partner = self._partner(hit, hits, allowed, evidence)
                 if partner is None or partner in out:
                     out.append(hit)
                 else:
-                    out.extend([hit, partner] if hit.chunk.doc_id == "plan-final" else [partner, hit])
-            return out[:k]
-        preferred = "plan-draft" if query.version == "draft" else "plan-final"
+                    out.extend([hit, partner] if hit.chunk.doc_id == final_id else [partner, hit])
+            return out
+        preferred = self._plans["draft" if query.version == "draft" else "final"]
+        plans = set(self._plans.values())
         for i, hit in enumerate(hits):
-            if hit.chunk.doc_id in _PLANS and hit.chunk.doc_id != preferred:
-                partner = self._partner(hit, hits)
+            if hit.chunk.doc_id in plans and hit.chunk.doc_id != preferred:
+                partner = self._partner(hit, hits, allowed, evidence)
                 if partner is not None and partner in hits and hits.index(partner) > i:
                     j = hits.index(partner)
                     hits[i], hits[j] = partner, hit
         return hits
 
-    def _partner(self, hit: Hit, hits: list[Hit]) -> Hit | None:
+    def _partner(self, hit: Hit, hits: list[Hit], allowed: np.ndarray, evidence: _Evidence) -> Hit | None:
         """The same task in the other plan: from ``hits`` if there, else from the index."""
         if not isinstance(hit.chunk.clause, int):
             return None
@@ -210,5 +296,13 @@ class Retriever:
         for other in hits:
             if (other.chunk.doc_id, other.chunk.clause) == key:
                 return other
-        positions = self.task_positions(key)
-        return self._hit(positions[0], hit.score) if positions else None
+        positions = [p for p in self.task_positions(key) if allowed[p]]
+        return self._hit(positions[0], hit.score, evidence) if positions else None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What a sentence is compared with: the question's vector and its words."""
+
+    vector: np.ndarray
+    words: set[str]

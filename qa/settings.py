@@ -6,11 +6,26 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from qa.errors import QAError
+from qa.errors import InvalidQuestion, QAError
 
-__all__ = ["Settings", "load_settings", "REPO_ROOT"]
+__all__ = ["Settings", "load_settings", "check_k", "K_RANGE", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+K_RANGE = (1, 20)  # how many cited clauses an answer may carry
+
+
+def check_k(value: object) -> int:
+    """``value`` as a number of results, or InvalidQuestion naming the range.
+
+    Raises:
+        InvalidQuestion: not an integer in ``K_RANGE``.
+    """
+    low, high = K_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        raise InvalidQuestion(f"k 必须是 {low} 到 {high} 之间的整数(收到 {shown})。")
+    return value
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from qa.documents import Document
+from qa.plan_format import (
+    LEAD_NOTE,
+    PART_HEADING,
+    QUESTION_LINE,
+    SUB_HEADING,
+    TASK_LINE,
+    TOP_HEADING,
+    lead_units_of,
+)
 
 __all__ = [
     "Clause",
@@ -21,14 +30,9 @@ __all__ = [
     "is_heading",
 ]
 
-_CN_NUM = "一二三四五六七八九十"
-_TASK = re.compile(r"(\d+)\.(?=\S)")
-_TOP_HEADING = re.compile(rf"[{_CN_NUM}]+、")
-_SUB_HEADING = re.compile(rf"\([{_CN_NUM}]+\)")
-_PART = re.compile(rf"([{_CN_NUM}]+)、")
-_LEAD = re.compile(r"\(牵头单位:([^)]*)\)")
 _DATE_LINE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
-_ISSUER_LINE = re.compile(r"(中共)?上海市长宁区\S*(委员会|办公室)")
+# An issuing office's line: "上海市…委员会", "中共…办公室".
+_ISSUER_LINE = re.compile(r"(中共)?\S*[市区县]\S*(委员会|办公室)")
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def is_signature(line: str) -> bool:
 
 
 def is_heading(line: str) -> bool:
-    return bool(_TOP_HEADING.match(line) or _SUB_HEADING.match(line)) and "。" not in line
+    return bool(TOP_HEADING.match(line) or SUB_HEADING.match(line)) and "。" not in line
 
 
 def _first_sentence(text: str) -> str:
@@ -91,11 +95,11 @@ def _plan_lines(doc: Document) -> Iterator[tuple[int, str, bool]]:
     (``…(牵头单位:区城管执法局)二、推进绿色低碳发展…``): the heading belongs to the next section.
     """
     for at, line in lines_with_offsets(doc.text):
-        if not _TASK.match(line):
+        if not TASK_LINE.match(line):
             yield at, line, False
             continue
         lead = None
-        for lead in _LEAD.finditer(line):
+        for lead in LEAD_NOTE.finditer(line):
             pass
         if lead is not None and is_heading(line[lead.end() :].strip()):
             yield at, line[: lead.end()], True
@@ -124,10 +128,9 @@ def _parse_plan(doc: Document) -> list[Clause]:
             if is_heading(line):
                 section = line
             continue
-        m = _TASK.match(line)
+        m = TASK_LINE.match(line)
         assert m is not None
-        leads = list(_LEAD.finditer(line))
-        units = tuple(u.strip() for u in leads[-1].group(1).split("、") if u.strip()) if leads else ()
+        units = lead_units_of(line)
         clauses.append(
             Clause(
                 doc_id=doc.doc_id,
@@ -171,19 +174,15 @@ def _parse_blocks(doc: Document, starts: re.Pattern[str], kind_of: str) -> list[
     return clauses
 
 
-_QUESTION_LINE = re.compile(r"(\d+)\.(?=.+\?\s*$)")
-
-
 def parse_clauses(doc: Document) -> list[Clause]:
-    """The numbered units of a document: plan tasks, Q&A pairs or numbered report parts."""
-    if doc.is_plan:
+    """The numbered units of a document, by its layout: plan tasks, Q&A pairs or numbered parts.
+
+    A document without a layout is a single statement and has none.
+    """
+    if doc.layout == "tasks":
         return _parse_plan(doc)
-    if doc.doc_id == "draft-faq":
-        return _parse_blocks(doc, _QUESTION_LINE, "qa")
-    if doc.doc_id in _PARTED:
-        return _parse_blocks(doc, _PART, "part")
+    if doc.layout == "questions":
+        return _parse_blocks(doc, QUESTION_LINE, "qa")
+    if doc.layout == "parts":
+        return _parse_blocks(doc, PART_HEADING, "part")
     return []
-
-
-# Documents whose numbered parts (一、二、…) are units of their own; the rest are single statements.
-_PARTED = frozenset({"drafting-notes", "consultation-notice", "participation-report", "interpretation"})

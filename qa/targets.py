@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 
+from qa.plan_format import strip_lead_note, strip_task_number
+
 __all__ = ["numbered_targets"]
 
-_TASK_NUMBER = re.compile(r"^\s*\d+\.")
-_LEAD = re.compile(r"\(牵头单位:[^)]*\)")
 # "、" is not a boundary: "完成210户液化气钢瓶用户瓶改管或改电工作" and lists like "区区交界、城乡交界" stay whole.
 _PHRASE = re.compile(r"([^,,。;;::!!??\n]+)([,,。;;::!!??\n]?)")
 _DIGIT = re.compile(r"\d")
@@ -25,7 +25,7 @@ def numbered_targets(text: str) -> list[str]:
     Args:
         text: the task as written, e.g. ``doc.text[clause.start:clause.end]``.
     """
-    body = _LEAD.sub("", _TASK_NUMBER.sub("", text, count=1))
+    body = strip_lead_note(strip_task_number(text))
     phrases = [(p.strip(), mark) for p, mark in _PHRASE.findall(body) if p.strip()]
     out: list[str] = []
     for i, (phrase, mark) in enumerate(phrases):

@@ -27,7 +27,7 @@ from qa.report import format_metric, format_values
 from qa.settings import load_settings
 
 if TYPE_CHECKING:
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.embedders import Embedder
 
 __all__ = ["GRID", "Tuned", "tune", "cli_tune", "main"]
@@ -129,7 +129,7 @@ def tune(
     wins: the defaults move only for a gain larger than one question. Weights do not change the
     signals abstention reads, so the two searches are independent.
     """
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.embedders import load_embedder
     from qa.query import parse_query
     from qa.tuned import Thresholds, Weights

@@ -25,7 +25,7 @@ def source_text() -> str:
 @pytest.fixture(scope="session")
 def assistant():
     """The real assistant: bundled e5 model and the index in index/ (built once, then reused)."""
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
     from qa.settings import load_settings
 
     return Assistant(load_settings())

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import NO_ANSWER_EN, NO_ANSWER_ZH, Answer, Assistant
+from qa.answer import NO_ANSWER_EN, NO_ANSWER_ZH, Answer
+from qa.assistant import Assistant
 from qa.documents import Collection
 from qa.errors import InvalidQuestion, QAError, UnknownDocument
 from qa.retrieve import MODES

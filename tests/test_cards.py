@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from qa.answer import Answer, Result
 from qa.cards import (
@@ -14,9 +15,12 @@ from qa.cards import (
     render_question,
     render_result,
 )
-from qa.compare import DiffSpan, TaskChange, TaskPair, align_tasks, diff_task, pair_texts, plan_changes
+from qa.compare import DiffSpan, TaskChange, TaskPair, align_tasks, compare_plans, diff_task, pair_texts
+from qa.lexicon import load_lexicon
 from qa.structure import parse_clauses
 from qa.targets import numbered_targets
+
+ALIASES = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon").unit_aliases
 
 EVIL = "<img src=x onerror=alert(1)>"
 TASK_10 = "10.升级“美丽家园”建设。推进既有多层住宅加装电梯,三年内新增加装电梯466台。(牵头单位:区房管局)"
@@ -152,14 +156,14 @@ def test_diff_of_a_new_task_says_the_draft_had_none():
 
 def test_real_pair_and_changes_list(collection):
     draft, final = collection.get("plan-draft"), collection.get("plan-final")
-    pair = next(p for p in align_tasks(draft, final) if p.final == 11)
-    change = next(c for c in plan_changes(collection) if c.pair.final == 11)
+    pair = next(p for p in align_tasks(draft, final, ALIASES) if p.final == 11)
+    change = next(c for c in compare_plans(collection, ALIASES).changes if c.pair.final == 11)
     markup = render_pair(pair, change.summary, change.reasons, diff_task(*pair_texts(pair, draft, final)))
     assert "草案 第11项 → 正式版 第11项" in markup
     assert '<del class="qa-del qa-reworded">每年完成不少于30个小区物业服务费调整' in markup
     assert '<ins class="qa-ins qa-reworded">每年完成不少于20个小区物业服务费调整' in markup
 
-    listing = render_changes(plan_changes(collection))
+    listing = render_changes(compare_plans(collection, ALIASES).changes)
     assert "与草案相比共24项有变化" in listing
     assert listing.count("<tr data-status=") == 24
     assert (

@@ -24,7 +24,7 @@ def test_docs_json(capsys):
     assert main(["docs", "--json"]) == 0
     docs = json.loads(capsys.readouterr().out)
     assert [d["doc_id"] for d in docs] == EXPECTED_IDS
-    assert set(docs[0]) == {"doc_id", "title", "issuer", "date", "version", "authority", "chars"}
+    assert set(docs[0]) == {"doc_id", "role", "title", "issuer", "date", "version", "authority", "chars"}
 
 
 def test_docs_readable(capsys):
@@ -36,7 +36,7 @@ def test_docs_readable(capsys):
 def test_show_json_offsets(capsys):
     assert main(["show", "plan-final", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"doc_id", "title", "issuer", "date", "version", "authority", "text", "clauses"}
+    assert set(doc) == {"doc_id", "role", "title", "issuer", "date", "version", "authority", "text", "clauses"}
     assert len(doc["clauses"]) == 36
     c29 = doc["clauses"][28]
     assert c29["clause"] == 29 and c29["lead_units"] == ["区应急局", "区建设管理委", "区消防救援支队"]

@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from qa.compare import TaskPair, align_tasks, change_reason, diff_task, pair_texts, plan_changes, version_note
+from qa.compare import (
+    TaskPair,
+    align_tasks,
+    change_reason,
+    compare_plans,
+    diff_task,
+    pair_texts,
+    version_note,
+)
 from qa.documents import Collection, Document
+from qa.lexicon import load_lexicon
+
+ALIASES = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon").unit_aliases
 
 # Every final task and where it came from, checked by reading the two plans side by side:
 # (draft tasks, status, text changed). Draft 30 and 31 became final 31; final 29, 30 and 36 are new.
@@ -28,7 +41,7 @@ def plans(collection: Collection) -> tuple[Document, Document]:
 
 @pytest.fixture(scope="module")
 def pairs(plans: tuple[Document, Document]) -> dict[int | None, TaskPair]:
-    return {p.final: p for p in align_tasks(*plans)}
+    return {p.final: p for p in align_tasks(*plans, ALIASES)}
 
 
 def test_alignment_matches_the_documents(pairs: dict[int | None, TaskPair]) -> None:
@@ -40,7 +53,7 @@ def test_alignment_matches_the_documents(pairs: dict[int | None, TaskPair]) -> N
 
 
 def test_alignment_is_in_final_order_and_covers_every_draft_task(plans: tuple[Document, Document]) -> None:
-    aligned = align_tasks(*plans)
+    aligned = align_tasks(*plans, ALIASES)
     assert [p.final for p in aligned] == list(range(1, 37))
     drafts = sorted(n for p in aligned for n in (p.draft_merged or ((p.draft,) if p.draft else ())))
     assert drafts == list(range(1, 35))
@@ -55,7 +68,7 @@ def test_merged_and_renumbered_pairs_carry_titles(pairs: dict[int | None, TaskPa
 
 
 def test_diff_spans_rebuild_both_texts_for_every_pair(plans: tuple[Document, Document]) -> None:
-    for pair in align_tasks(*plans):
+    for pair in align_tasks(*plans, ALIASES):
         draft_text, final_text = pair_texts(pair, *plans)
         spans = diff_task(draft_text, final_text)
         assert "".join(s.draft for s in spans) == draft_text, pair
@@ -91,7 +104,7 @@ def test_version_notes_quote_the_plans(
     plans: tuple[Document, Document], pairs: dict[int | None, TaskPair]
 ) -> None:
     def note(final: int) -> str:
-        text = version_note(pairs[final], *plans)
+        text = version_note(pairs[final], *plans, ALIASES)
         assert text is not None
         return text
 
@@ -116,9 +129,9 @@ def test_version_notes_quote_the_plans(
 def test_version_note_is_none_for_an_identical_task(
     plans: tuple[Document, Document], pairs: dict[int | None, TaskPair]
 ) -> None:
-    assert version_note(pairs[1], *plans) is None
+    assert version_note(pairs[1], *plans, ALIASES) is None
     # Task 13 differs only by the rename 区文旅局 -> 区文化旅游局.
-    assert version_note(pairs[13], *plans) is None
+    assert version_note(pairs[13], *plans, ALIASES) is None
 
 
 def test_change_reasons_quote_the_participation_report(
@@ -142,7 +155,7 @@ def test_change_reasons_quote_the_participation_report(
 
 def test_plan_changes_list_every_difference_in_final_order(collection: Collection) -> None:
     report = collection.get("participation-report").text
-    changes = plan_changes(collection)
+    changes = list(compare_plans(collection, ALIASES).changes)
     assert [c.pair.final for c in changes] == [
         f for f, (_, status, _) in ALIGNMENT.items() if status != "same"
     ]
@@ -156,7 +169,20 @@ def test_plan_changes_list_every_difference_in_final_order(collection: Collectio
 
 def _plan(doc_id: str, tasks: list[str]) -> Document:
     body = "\n\n".join(f"{n}.{t}(牵头单位:区房管局)" for n, t in enumerate(tasks, 1))
-    return Document(doc_id, doc_id, "", "", None, "draft" if "draft" in doc_id else "final", "current", body)
+    draft = "draft" in doc_id
+    return Document(
+        doc_id=doc_id,
+        role="superseded-plan" if draft else "current-plan",
+        title=doc_id,
+        issuer="",
+        issuer_short="",
+        date=None,
+        version="draft" if draft else "final",
+        authority="current",
+        layout="tasks",
+        describes=None,
+        text=body,
+    )
 
 
 def test_a_removed_task_keeps_its_draft_position_and_a_merge_lists_both() -> None:
@@ -176,7 +202,7 @@ def test_a_removed_task_keeps_its_draft_position_and_a_merge_lists_both() -> Non
             "改造电梯和积水小区。三年内新增加装电梯466台,方便老人出行。疏通易积水小区排水管道和窨井。",
         ],
     )
-    got = [(p.draft, p.final, p.status, p.draft_merged) for p in align_tasks(draft, final)]
+    got = [(p.draft, p.final, p.status, p.draft_merged) for p in align_tasks(draft, final, ALIASES)]
     assert got == [(1, 1, "same", ()), (2, None, "removed", ()), (3, 2, "merged", (3, 4))]
-    removed = align_tasks(draft, final)[1]
-    assert version_note(removed, draft, final) == '草案第2项"建设口袋公园"在正式版中已删除。'
+    removed = align_tasks(draft, final, ALIASES)[1]
+    assert version_note(removed, draft, final, ALIASES) == '草案第2项"建设口袋公园"在正式版中已删除。'

@@ -312,7 +312,7 @@ def test_score_looks_past_rank_5_only_when_the_top_5_miss(tiny: Collection) -> N
 
 @pytest.fixture(scope="module")
 def fake_assistant(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - Assistant, imported lazily
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
 
     settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("eval") / "index")
     return Assistant(settings, embedder=FakeEmbedder(dim=256))

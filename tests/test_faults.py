@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import Assistant
+from qa.assistant import Assistant
 from qa.errors import IndexError_
 from qa.feedback import append_feedback, feedback_record, read_feedback
 from qa.index import expected_manifest, load_index
@@ -313,7 +313,7 @@ from pathlib import Path
 import faiss
 import qa.index
 from qa.documents import load_collection
-from qa.query import load_lexicon
+from qa.lexicon import load_lexicon
 from qa.settings import load_settings
 from qa.tokens import Tokenizer
 from tests.fake_embedder import FakeEmbedder

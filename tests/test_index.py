@@ -35,7 +35,7 @@ from qa.index import (
     passage_text,
     split_sentences,
 )
-from qa.query import load_lexicon
+from qa.lexicon import load_lexicon
 from qa.settings import Settings, load_settings
 from qa.tokens import Tokenizer
 from tests.conftest import CORPUS
@@ -415,7 +415,7 @@ def test_damaged_index_is_rebuilt_identical(built: Built, damage: str) -> None:
 
 
 def test_assistant_over_a_damaged_index_answers_as_before(built: Built) -> None:
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
 
     questions = ["第29项", "电瓶车在楼道充电谁管?", "区房管局负责哪些任务?", "加装电梯"]
     before = Assistant(built.settings, embedder=FakeEmbedder())
@@ -551,7 +551,7 @@ def test_unwritable_index_folder_is_a_clear_error(base: Built, tmp_path: Path) -
 
 
 def test_assistant_after_a_document_edit_indexes_the_new_text(tmp_path: Path) -> None:
-    from qa.answer import Assistant
+    from qa.assistant import Assistant
 
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import InvalidQuestion
-from qa.query import Lexicon, Query, is_english, load_lexicon, normalise, parse_query
+from qa.lexicon import Lexicon, load_lexicon
+from qa.query import Query, is_english, normalise, parse_query
 from tests.conftest import CORPUS
 
 

@@ -8,10 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from qa.answer import Assistant
+from qa.assistant import Assistant
 from qa.index import passage_text
 from qa.query import parse_query
-from qa.retrieve import MODES, Hit, Retriever
+from qa.retrieve import MODES, Filters, Hit, Retriever
 from qa.settings import load_settings
 from qa.tuned import Weights
 from tests.conftest import CORPUS
@@ -55,9 +55,23 @@ REPORT = """关于测试提升行动计划(草案)的公众参与情况报告
 受访者中有80%了解本计划。
 """
 DOCS = [
-    ("plan-draft", PLAN_DRAFT, "测试提升行动计划(2024-2026年)(草案)", "draft", "superseded"),
-    ("participation-report", REPORT, "关于测试提升行动计划(草案)的公众参与情况报告", None, "background"),
-    ("plan-final", PLAN_FINAL, "测试三年行动计划(2024-2026年)", "final", "current"),
+    (
+        "plan-draft",
+        PLAN_DRAFT,
+        "测试提升行动计划(2024-2026年)(草案)",
+        "draft",
+        "superseded",
+        "superseded-plan",
+    ),
+    (
+        "participation-report",
+        REPORT,
+        "关于测试提升行动计划(草案)的公众参与情况报告",
+        None,
+        "background",
+        "participation-report",
+    ),
+    ("plan-final", PLAN_FINAL, "测试三年行动计划(2024-2026年)", "final", "current", "current-plan"),
 ]
 TINY_CHUNKS = [
     "plan-draft#1",
@@ -79,11 +93,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     corpus.mkdir()
     shutil.copytree(CORPUS / "lexicon", corpus / "lexicon")
     meta = []
-    for doc_id, text, title, version, authority in DOCS:
+    for doc_id, text, title, version, authority, role in DOCS:
         (corpus / f"{doc_id}.txt").write_text(text, encoding="utf-8")
         meta.append(
             {
                 "doc_id": doc_id,
+                "role": role,
+                "layout": "tasks" if version else "parts",
+                "describes": None,
                 "title": title,
                 "issuer": "测试",
                 "issuer_short": "测试",
@@ -105,11 +122,11 @@ def search(
     assistant: Assistant, question: str, k: int = 20, doc: str | None = None, mode: str = "full"
 ) -> list[Hit]:
     query = parse_query(question, lexicon=assistant.lexicon if mode == "full" else None)
-    return assistant.retriever.search(query, k, doc, mode)[0]
+    return assistant.retriever.search(query, k, Filters(doc=doc), mode)[0]
 
 
 def scores_by_id(retriever: Retriever, assistant: Assistant, question: str) -> dict[str, float]:
-    hits, _, _ = retriever.search(parse_query(question, lexicon=assistant.lexicon), 20, None, "full")
+    hits, _ = retriever.search(parse_query(question, lexicon=assistant.lexicon), 20, None, "full")
     return {h.chunk.chunk_id: h.score for h in hits}
 
 
@@ -176,8 +193,12 @@ def test_comparison_shows_the_pair_final_first(tiny: Assistant) -> None:
 
 
 def test_draft_penalty_is_exact(tiny: Assistant) -> None:
-    none = Retriever(tiny.index, tiny._embed_query, tiny.tokenizer, {}, Weights(draft_penalty=0.0))
-    some = Retriever(tiny.index, tiny._embed_query, tiny.tokenizer, {}, Weights(draft_penalty=0.8))
+    none = Retriever(
+        tiny.index, tiny._embed_query, tiny.tokenizer, tiny.collection, {}, Weights(draft_penalty=0.0)
+    )
+    some = Retriever(
+        tiny.index, tiny._embed_query, tiny.tokenizer, tiny.collection, {}, Weights(draft_penalty=0.8)
+    )
     for question, penalised in (("加装电梯多少台?", "plan-draft"), ("草案里加装电梯多少台?", "plan-final")):
         a, b = scores_by_id(none, tiny, question), scores_by_id(some, tiny, question)
         for chunk_id in TINY_CHUNKS:
@@ -196,18 +217,23 @@ def test_final_first_even_without_the_penalty(tiny: Assistant) -> None:
         tiny.index,
         tiny._embed_query,
         tiny.tokenizer,
+        tiny.collection,
         tiny.retriever._counterparts,
         Weights(draft_penalty=0.0),
     )
     scores = scores_by_id(retriever, tiny, "加装电梯多少台?")
     assert scores["plan-draft#1"] > scores["plan-final#1"]
-    hits, _, _ = retriever.search(parse_query("加装电梯多少台?", lexicon=tiny.lexicon), 5, None, "full")
+    hits, _ = retriever.search(parse_query("加装电梯多少台?", lexicon=tiny.lexicon), 5, None, "full")
     assert ids(hits)[:2] == ["plan-final#1", "plan-draft#1"]
 
 
 def test_unit_boost_is_exact(tiny: Assistant) -> None:
-    none = Retriever(tiny.index, tiny._embed_query, tiny.tokenizer, {}, Weights(unit_boost=0.0))
-    some = Retriever(tiny.index, tiny._embed_query, tiny.tokenizer, {}, Weights(unit_boost=0.5))
+    none = Retriever(
+        tiny.index, tiny._embed_query, tiny.tokenizer, tiny.collection, {}, Weights(unit_boost=0.0)
+    )
+    some = Retriever(
+        tiny.index, tiny._embed_query, tiny.tokenizer, tiny.collection, {}, Weights(unit_boost=0.5)
+    )
     # "谁负责": every task chunk (they carry lead units) gains the boost, background chunks do not.
     a, b = scores_by_id(none, tiny, "电动自行车谁负责?"), scores_by_id(some, tiny, "电动自行车谁负责?")
     for chunk_id in TINY_CHUNKS:
@@ -254,14 +280,14 @@ def test_a_units_tasks_exactly_in_plan_order(tiny: Assistant, question: str, exp
 )
 def test_clause_number_pins_its_task_first(tiny: Assistant, question: str, first: str) -> None:
     query = parse_query(question, lexicon=tiny.lexicon)
-    hits, signals, _ = tiny.retriever.search(query, 5, None, "full")
+    hits, signals = tiny.retriever.search(query, 5, None, "full")
     assert ids(hits)[0] == first
     assert signals.routed is True
     assert len(set(ids(hits))) == len(hits) == 5
 
 
 def test_a_clause_the_plan_does_not_have_is_not_routed(tiny: Assistant) -> None:
-    _, signals, _ = tiny.retriever.search(parse_query("草案第4项", lexicon=tiny.lexicon), 5, None, "full")
+    _, signals = tiny.retriever.search(parse_query("草案第4项", lexicon=tiny.lexicon), 5, None, "full")
     assert signals.routed is False
 
 
@@ -276,12 +302,34 @@ def test_doc_filter_only_returns_that_doc(tiny: Assistant, question: str, mode: 
     assert len(search(tiny, "加装电梯多少台?", doc="participation-report", mode=mode)) == 2
 
 
-def test_search_returns_the_query_vector(tiny: Assistant) -> None:
-    query = parse_query("电瓶车充电谁管?", lexicon=tiny.lexicon)
-    _, _, qvec = tiny.retriever.search(query, 3, None, "full")
-    assert np.array_equal(qvec, FakeEmbedder().vector(query.expanded))
-    _, _, qvec = tiny.retriever.search(query, 3, None, "hybrid")
-    assert np.array_equal(qvec, FakeEmbedder().vector(query.text))
+def test_each_hit_carries_its_sentence_closest_to_the_question(tiny: Assistant) -> None:
+    hits = search(tiny, "物业服务费每年调整多少个小区?", k=3)
+    top = hits[0]
+    assert top.chunk.chunk_id == "plan-final#2"
+    assert top.chunk.text[slice(*top.sentence)] == "每年完成不少于20个小区物业服务费调整。"
+    for hit in hits:  # never the title alone, never the lead-unit note
+        sentence = hit.chunk.text[slice(*hit.sentence)]
+        assert "牵头单位" not in sentence and sentence in hit.chunk.text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_section_and_unit_filters_apply_before_ranking(tiny: Assistant, mode: str) -> None:
+    query = parse_query("加装电梯多少台?", lexicon=tiny.lexicon if mode == "full" else None)
+    # k=1: a filter applied after fetching the top hit would leave nothing.
+    hits, signals = tiny.retriever.search(query, 1, Filters(section="构筑安全管理体系"), mode)
+    assert ids(hits) == ["plan-final#4"] and signals.searched == 1
+    hits, _ = tiny.retriever.search(query, 9, Filters(unit="区消防救援支队"), mode)
+    assert ids(hits) == ["plan-final#4"]
+    hits, _ = tiny.retriever.search(query, 9, Filters(unit="城管执法局"), mode)  # 区城管执法局 by alias
+    assert ids(hits) == ["plan-final#3"]
+
+
+def test_filters_that_leave_nothing_return_nothing(tiny: Assistant) -> None:
+    query = parse_query("加装电梯多少台?", lexicon=tiny.lexicon)
+    hits, signals = tiny.retriever.search(
+        query, 5, Filters(doc="participation-report", unit="区房管局"), "full"
+    )
+    assert hits == [] and signals.searched == 0
 
 
 # --- the real model and index ----------------------------------------------------------------

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from qa.query import load_lexicon
+from qa.lexicon import load_lexicon
 from qa.tokens import Tokenizer
 from tests.conftest import CORPUS
 

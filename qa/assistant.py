@@ -1,0 +1,174 @@
+"""The assistant: builds the collection, lexicon, tokenizer, index and plan comparison once, owns
+them, and answers any number of questions.
+
+The web page, the REST API and every ``qa`` command take what they need from one ``Assistant``;
+no module builds these again.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+import numpy as np
+
+from qa.answer import Answer, abstains, compose, filters_notice, listing, missing_task, to_result
+from qa.compare import PlanVersions, compare_plans
+from qa.documents import Collection, Document, Version, load_collection
+from qa.embedders import Embedder, load_embedder
+from qa.errors import InvalidQuestion
+from qa.index import Index, ensure_index
+from qa.lexicon import Lexicon, load_lexicon
+from qa.plan_format import strip_heading_number
+from qa.query import Query, parse_query
+from qa.retrieve import MODES, Filters, Mode, Retriever
+from qa.settings import Settings, check_k, load_settings
+from qa.structure import Clause, parse_clauses
+from qa.tokens import Tokenizer
+from qa.tuned import Tuned, load_tuned
+
+__all__ = ["Assistant"]
+
+
+class Assistant:
+    """Loads the corpus, the embedder and the index once; answers any number of questions."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        tuned: Tuned | None = None,
+        progress: bool = False,
+        rebuild: bool = False,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.collection: Collection = load_collection(self.settings.corpus_dir)
+        self.lexicon: Lexicon = load_lexicon(self.settings.corpus_dir / "lexicon")
+        self.embedder = embedder or load_embedder(self.settings.embedder)
+        self.tokenizer = Tokenizer(self.lexicon.dictionary_words())
+        self.tuned = tuned or load_tuned(self.settings.corpus_dir)
+        self.thresholds = self.tuned.thresholds
+        self.index: Index
+        self.index, self.built = ensure_index(
+            self.collection, self.embedder, self.tokenizer, self.settings, force=rebuild, progress=progress
+        )
+        self.versions: PlanVersions = compare_plans(self.collection, self.lexicon.unit_aliases)
+        self.clauses: dict[str, tuple[Clause, ...]] = {
+            doc.doc_id: tuple(parse_clauses(doc)) for doc in self.collection.documents
+        }
+        self.retriever = Retriever(
+            self.index,
+            self._embed_query,
+            self.tokenizer,
+            self.collection,
+            self.versions.counterparts,
+            self.tuned.weights,
+            unit_aliases=self.lexicon.unit_aliases,
+        )
+        self._lock = threading.Lock()
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        return self.embedder.embed_queries([text])[0]
+
+    @cached_property
+    def doc_ids(self) -> list[str]:
+        return self.collection.doc_ids
+
+    def tasks(self, version: Version) -> tuple[Clause, ...]:
+        """The numbered tasks of the current (``final``) or superseded (``draft``) plan."""
+        return tuple(c for c in self.clauses[self.collection.plan(version).doc_id] if c.kind == "task")
+
+    @cached_property
+    def sections(self) -> list[str]:
+        """The current plan's section names, unnumbered, in order."""
+        names = [strip_heading_number(c.section) for c in self.tasks("final") if c.section]
+        return list(dict.fromkeys(names))
+
+    @cached_property
+    def lead_units(self) -> list[str]:
+        """Every unit that leads a task of either plan, by its canonical name, sorted."""
+        aliases = self.lexicon.unit_aliases
+        return sorted(
+            {aliases.get(u, u) for v in ("final", "draft") for c in self.tasks(v) for u in c.lead_units}
+        )
+
+    def ask(
+        self,
+        question: object,
+        k: int | None = None,
+        doc: str | None = None,
+        section: str | None = None,
+        unit: str | None = None,
+        mode: Mode = "full",
+    ) -> Answer:
+        """Answer one question with up to ``k`` cited results, searching only within the filters.
+
+        Raises:
+            InvalidQuestion: empty, over-long or wordless question, ``k`` outside its range, or an
+                unknown section, lead unit or mode.
+            UnknownDocument: ``doc`` is not a doc_id.
+        """
+        k = check_k(self.settings.k if k is None else k)
+        if mode not in MODES:
+            raise InvalidQuestion(f"未知的检索模式 {mode!r:.40};可用:{', '.join(MODES)}")
+        if doc is not None:
+            self.collection.get(doc)  # raises UnknownDocument with the valid ids
+        if section and section not in self.sections:
+            raise InvalidQuestion(f"未知的章节 {section!r:.40};可用:{'、'.join(self.sections)}")
+        if unit and self.lexicon.unit_aliases.get(unit, unit) not in self.lead_units:
+            raise InvalidQuestion(f"未知的牵头单位 {unit!r:.40};可用:{'、'.join(self.lead_units)}")
+        query = parse_query(
+            question, self.settings.max_question_chars, self.lexicon if mode == "full" else None
+        )
+        filters = Filters(doc, section or None, unit or None)
+        with self._lock:  # the embedder and jieba take turns; a question takes milliseconds
+            hits, signals = self.retriever.search(query, k, filters, mode)
+        current = self.collection.current_plan
+        results = [
+            to_result(
+                rank,
+                hit,
+                query,
+                self.collection.get(hit.chunk.doc_id),
+                self.versions.notes,
+                current,
+                len(self.tasks("final")),
+            )
+            for rank, hit in enumerate(hits, start=1)
+        ]
+        if mode != "full":
+            return Answer(query.raw, False, compose(query, results, False), results, query)
+        numbered = self.collection.plan(query.numbered_version)
+        missing = missing_task(query, numbered, self.tasks(query.numbered_version))
+        abstained = missing is not None or not results or abstains(signals, self.thresholds)
+        if query.lists_tasks and query.unit:
+            text = self._listing(query, filters)
+            if text is not None:
+                return Answer(query.raw, abstained, text, results, query, listing=True)
+        if not results and filters:
+            return Answer(query.raw, True, filters_notice(filters, query.english), [], query)
+        text = compose(query, results, abstained)
+        if missing is not None:
+            no_answer = compose(query, [], True)
+            text = missing + text.removeprefix(no_answer)
+        return Answer(query.raw, abstained, text, results, query)
+
+    def _listing(self, query: Query, filters: Filters) -> str | None:
+        """Every task the named unit leads within the filters, or None when the document filter
+        names another document than the plan listed."""
+        doc_version: Version | None = (
+            "draft" if filters.doc == self.collection.superseded_plan.doc_id else None
+        )
+        version = query.listing_version(doc_version)
+        plan: Document = self.collection.plan(version)
+        if filters.doc not in (None, plan.doc_id):
+            return None
+        assert query.unit is not None
+        tasks = [
+            c
+            for c in self.tasks(version)
+            if self.retriever.leads(c.lead_units, query.unit)
+            and (not filters.section or strip_heading_number(c.section) == filters.section)
+            and (not filters.unit or self.retriever.leads(c.lead_units, filters.unit))
+        ]
+        return listing(query, plan, tasks, filtered=bool(filters.section or filters.unit))
