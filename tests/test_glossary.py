@@ -127,6 +127,18 @@ def test_glossary_shape(glossary: dict[str, Any]) -> None:
     assert {e["kind"] for e in glossary["entries"]} == set(GLOSSARY_KINDS)
 
 
+def test_display_forms_are_cased_consistently(glossary: dict[str, Any]) -> None:
+    """Titles and sections read as sentences, units and documents as names (title case)."""
+    small = {"a", "an", "the", "and", "or", "of", "for", "in", "on", "to", "by", "with"}
+    for entry in glossary["entries"]:
+        display = entry["en"][0]
+        if entry["kind"] in ("task-title", "section"):
+            assert display.lstrip('"')[0].isupper(), entry
+        elif entry["kind"] in ("unit", "document"):
+            words = [w.lstrip('("') for w in display.split()]
+            assert all(w in small or w[0].isupper() or w[0].isdigit() for w in words if w), entry
+
+
 def test_no_chinese_form_twice_within_a_kind(glossary: dict[str, Any]) -> None:
     seen: set[tuple[str, str]] = set()
     for entry in glossary["entries"]:
