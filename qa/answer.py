@@ -8,10 +8,12 @@ is built once and feeds the CLI, the JSON, the API and the page alike.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 from qa.compare import TaskKey
 from qa.documents import SUPERSEDED_PLAN, Document, Version
+from qa.lexicon import AskCue, Lexicon
 from qa.plan_format import clause_label, is_lead_note, split_sentences
 from qa.query import Query
 from qa.retrieve import Filters, Hit, Signals
@@ -31,6 +33,8 @@ __all__ = [
     "NO_ANSWER_ZH",
     "NO_ANSWER_EN",
 ]
+
+Coverage = Literal["answered", "partial", "none"]
 
 NO_ANSWER_ZH = "计划中没有找到与此直接相关的内容。"
 NO_ANSWER_EN = "The plan does not directly address this question."
@@ -82,6 +86,10 @@ class Answer:
     # What the rest of the app needs and must not work out again; not part of the JSON.
     query: Query | None = field(default=None, compare=False, repr=False)
     listing: bool = False  # the answer enumerates the tasks a unit leads
+    lead: str = ""  # one plain sentence first: which clause, who leads it, the words that answer
+    coverage: Coverage = "answered"  # "partial": the subject is covered, the detail asked is not
+    asks: str = "what"
+    missing: str | None = None  # what was asked and not found, in the asker's language
 
     @property
     def english(self) -> bool:
@@ -92,6 +100,10 @@ class Answer:
             "question": self.question,
             "abstained": self.abstained,
             "answer": self.answer,
+            "lead": self.lead,
+            "coverage": self.coverage,
+            "asks": self.asks,
+            "missing": self.missing,
             "results": [_result_dict(r) for r in self.results],
         }
 
@@ -122,14 +134,30 @@ def quote(result: Result, english: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _highlight(hit: Hit, query: Query) -> tuple[int, int]:
+def asked_sentence(hit: Hit, cue: AskCue | None) -> tuple[int, int] | None:
+    """The sentence of the hit that holds what was asked (a figure, a date, an address …), the
+    closest to the question first; None when no sentence of the chunk holds it."""
+    if cue is None or not cue.answers:
+        return hit.sentence
+    text = hit.chunk.text
+    spans = list(hit.sentences) + [s for s in split_sentences(text) if s not in hit.sentences]
+    for start, end in spans:
+        if any(p.search(text[start:end]) for p in cue.answers):
+            return start, end
+    return None
+
+
+def _highlight(hit: Hit, query: Query, cue: AskCue | None = None) -> tuple[int, int]:
     """What of the chunk answers the question, as offsets into its text.
 
     Asked for a task's lead units by number, that is the 牵头单位 note; asked for a task by
-    number, its title and the sentence after it; otherwise the sentence retrieval found closest.
+    number, its title and the sentence after it; otherwise the sentence that holds what was
+    asked, or the sentence retrieval found closest.
     """
     chunk = hit.chunk
     if query.clause is None or query.clause != chunk.clause:
+        if cue is not None and cue.missing is not None:
+            return asked_sentence(hit, cue) or hit.sentence
         return hit.sentence
     sentences = split_sentences(chunk.text)
     notes = [s for s in sentences if is_lead_note(chunk.text[s[0] : s[1]])]
@@ -149,10 +177,11 @@ def to_result(
     notes: Mapping[TaskKey, str],
     current_plan: Document,
     current_tasks: int,
+    cue: AskCue | None = None,
 ) -> Result:
     """The result a hit becomes: its chunk, the words that answer, its citation and version note."""
     ch = hit.chunk
-    hs, he = _highlight(hit, query)
+    hs, he = _highlight(hit, query, cue)
     note = notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
     if note is None and doc.role == SUPERSEDED_PLAN:
         note = f"此为草案内容,已被正式版{current_plan.cite_title}取代。"
@@ -229,8 +258,16 @@ def filters_notice(filters: Filters, english: bool) -> str:
     return f"筛选条件({chosen})下没有回答这个问题的条款。请放宽或清除筛选条件后再问。"
 
 
-def compose(query: Query, results: Sequence[Result], abstained: bool) -> str:
-    """The answer text: the best result quoted, a comparison led by its change, or no answer."""
+_UNOFFICIAL_EN = (
+    "Task titles and unit names are unofficial translations; the Chinese original is authoritative."
+)
+
+
+def compose(
+    query: Query, results: Sequence[Result], abstained: bool, lead: str = "", superseded_text: str = ""
+) -> str:
+    """The answer text: the lead sentence and its citation; the change first for a question about
+    versions; the version note only where the quoted words changed, else a pointer to it."""
     en = query.english
     if not results:
         return NO_ANSWER_EN if en else NO_ANSWER_ZH
@@ -241,8 +278,85 @@ def compose(query: Query, results: Sequence[Result], abstained: bool) -> str:
             else NO_ANSWER_ZH + "以下条款可能相关,仅供参考。"
         )
     top = results[0]
+    note_label = "Draft vs final: " if en else "版本说明:"
+    lines = []
     if query.version == "compare" and top.version_note:
         # Asked what changed: the change is the answer, the quoted sentence its evidence.
-        lead = ("Draft vs final: " if en else "版本说明:") + top.version_note
-        return lead + "\n" + quote(replace(top, version_note=None), en)
-    return quote(top, en)
+        lines.append(note_label + top.version_note)
+    lines += [lead or top.highlight, f"——{top.citation}"]
+    if top.version_note and query.version != "compare":
+        if top.superseded or top.highlight not in superseded_text:
+            lines.append(note_label + top.version_note)
+        else:
+            lines.append(
+                "The final plan changed this task from the draft; see the comparison."
+                if en
+                else "正式版较草案有改动,见对比。"
+            )
+    if en:
+        lines.append(_UNOFFICIAL_EN)
+    return "\n".join(lines)
+
+
+def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained: bool) -> Coverage:
+    """``none`` when the documents do not cover the question; ``partial`` when the best clause
+    covers its subject but no sentence of it (or of the same document's other results) holds the
+    kind of thing asked for, such as an amount of money or a phone number."""
+    if abstained or not hits:
+        return "none"
+    if cue is None or cue.missing is None or query.clause is not None or query.lists_tasks:
+        return "answered"
+    top = hits[0]
+    same_doc = [h for h in hits if h.chunk.doc_id == top.chunk.doc_id]
+    return "answered" if any(asked_sentence(h, cue) for h in same_doc) else "partial"
+
+
+def _units(result: Result, lexicon: Lexicon, english: bool) -> str:
+    if english:
+        return ", ".join(lexicon.english(u) or u for u in result.lead_units)
+    return "、".join(result.lead_units)
+
+
+def lead_sentence(
+    query: Query,
+    top: Result,
+    doc: Document,
+    lexicon: Lexicon,
+    coverage: Coverage,
+    missing: str | None,
+) -> str:
+    """One sentence a resident reads at a glance: which clause, who leads it, the words that answer.
+
+    Around the documents' own words only fixed phrases are written; an English lead names the
+    task and units through the glossary (an unofficial translation) and keeps the quotation in
+    Chinese.
+    """
+    en = query.english
+    words = top.highlight.strip()
+    if is_lead_note(words) and top.lead_units:
+        # Asked who leads a task: the units are the answer, not the raw note.
+        label = clause_label(int(top.clause or 0), en, superseded=top.superseded)
+        if en:
+            title = lexicon.english(top.title) or top.title
+            return f'{label[0].upper()}{label[1:]} "{title}" is led by {_units(top, lexicon, True)}.'
+        return f"{label} {top.title}的牵头单位是:{_units(top, lexicon, False)}。"
+    if isinstance(top.clause, int) and top.version is not None:
+        label = clause_label(top.clause, en, superseded=top.superseded)
+        title = (lexicon.english(top.title) or top.title) if en else top.title
+        units = _units(top, lexicon, en)
+        if en:
+            where = f'{label[0].upper()}{label[1:]} "{title}"' + (f" (led by {units})" if units else "")
+        else:
+            where = f"{label} {title}" + (f"({units}牵头)" if units else "")
+    else:
+        where = (lexicon.english(doc.title) or doc.cite_title) if en else doc.cite_title
+    if coverage == "partial":
+        if en:
+            return f'{where} says "{words}" (quoted in Chinese), but does not state {missing}.'
+        return f"{where}提到“{words}”,但没有写明{missing}。"
+    superseded = ""
+    if top.superseded:
+        superseded = " (superseded draft text)" if en else "(草案原文,已被正式版取代)"
+    if en:
+        return f"{where}{superseded}: {words} (quoted in Chinese)"
+    return f"{where}{superseded}:{words}"

@@ -8,11 +8,24 @@ no module builds these again.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
 
-from qa.answer import Answer, abstains, compose, filters_notice, listing, missing_task, to_result
+from qa.answer import (
+    Answer,
+    Result,
+    abstains,
+    asked_sentence,
+    compose,
+    coverage_of,
+    filters_notice,
+    lead_sentence,
+    listing,
+    missing_task,
+    to_result,
+)
 from qa.compare import PlanVersions, compare_plans
 from qa.documents import Collection, Document, Version, load_collection
 from qa.embedders import Embedder, load_embedder
@@ -123,6 +136,7 @@ class Assistant:
         filters = Filters(doc, section or None, unit or None)
         with self._lock:  # the embedder and jieba take turns; a question takes milliseconds
             hits, signals = self.retriever.search(query, k, filters, mode)
+        cue = self.lexicon.cue(query.asks) if mode == "full" else None
         current = self.collection.current_plan
         results = [
             to_result(
@@ -133,25 +147,55 @@ class Assistant:
                 self.versions.notes,
                 current,
                 len(self.tasks("final")),
+                cue,
             )
             for rank, hit in enumerate(hits, start=1)
         ]
         if mode != "full":
-            return Answer(query.raw, False, compose(query, results, False), results, query)
+            text = compose(query, results, False)
+            return Answer(
+                query.raw, False, text, results, query, lead=text.split("\n", 1)[0], asks=query.asks
+            )
         numbered = self.collection.plan(query.numbered_version)
         missing = missing_task(query, numbered, self.tasks(query.numbered_version))
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
+        coverage = coverage_of(query, hits, cue, abstained)
+        if coverage == "answered" and cue is not None and cue.missing is not None and results:
+            # The result that holds what was asked comes first: an address two paragraphs below
+            # the consultation's dates, in the same notice.
+            holder = next((i for i, h in enumerate(hits) if asked_sentence(h, cue)), 0)
+            if holder and hits[holder].chunk.doc_id == hits[0].chunk.doc_id:
+                order = [holder, *(i for i in range(len(results)) if i != holder)]
+                results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]
+        not_stated = None
+        if coverage == "partial" and cue is not None and cue.missing is not None:
+            not_stated = cue.missing[1] if query.english else cue.missing[0]
+
+        def reply(
+            abstained: bool, text: str, results: list[Result], lead: str, listing: bool = False
+        ) -> Answer:
+            lead = lead or text.split("\n", 1)[0]
+            return Answer(
+                query.raw, abstained, text, results, query, listing, lead, coverage, query.asks, not_stated
+            )
+
         if query.lists_tasks and query.unit:
-            text = self._listing(query, filters)
-            if text is not None:
-                return Answer(query.raw, abstained, text, results, query, listing=True)
+            listed = self._listing(query, filters)
+            if listed is not None:
+                return reply(abstained, listed, results, "", listing=True)
         if not results and filters:
-            return Answer(query.raw, True, filters_notice(filters, query.english), [], query)
-        text = compose(query, results, abstained)
+            return reply(True, filters_notice(filters, query.english), [], "")
+        lead = ""
+        if results and not abstained:
+            top = results[0]
+            lead = lead_sentence(
+                query, top, self.collection.get(top.doc_id), self.lexicon, coverage, not_stated
+            )
+        text = compose(query, results, abstained, lead, self.collection.superseded_plan.text)
         if missing is not None:
             no_answer = compose(query, [], True)
             text = missing + text.removeprefix(no_answer)
-        return Answer(query.raw, abstained, text, results, query)
+        return reply(abstained, text, results, lead)
 
     def _listing(self, query: Query, filters: Filters) -> str | None:
         """Every task the named unit leads within the filters, or None when the document filter

@@ -6,10 +6,35 @@ point at a background document, and subjects the plan does not cover.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
-__all__ = ["Lexicon", "load_lexicon"]
+__all__ = ["Lexicon", "load_lexicon", "AskCue", "GlossaryEntry", "AskKind", "ASK_KINDS"]
+
+# What a question asks for; asks.json lists them most specific first.
+AskKind = Literal["amount", "date", "count", "contact", "who", "place", "why", "how", "list", "yesno", "what"]
+ASK_KINDS: tuple[AskKind, ...] = get_args(AskKind)
+
+
+@dataclass(frozen=True)
+class AskCue:
+    kind: AskKind
+    zh: tuple[str, ...]
+    en: tuple[str, ...]
+    answers: tuple[re.Pattern[str], ...]  # what, in a sentence of the documents, answers this kind
+    # What an answer says is not stated when no sentence holds it (zh, en); None: never said.
+    missing: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    """One of the documents' own words and its unofficial English renderings (``en[0]`` is shown)."""
+
+    zh: str
+    en: tuple[str, ...]
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -19,6 +44,18 @@ class Lexicon:
     terms: tuple[str, ...]
     doc_intents: dict[str, tuple[str, ...]]  # document role -> words that point at that document
     off_topics: tuple[str, ...]  # subjects the plan does not cover
+    asks: tuple[AskCue, ...] = ()  # in asks.json's order, most specific first
+    glossary: tuple[GlossaryEntry, ...] = field(default=(), repr=False)
+
+    def cue(self, kind: str) -> AskCue | None:
+        return next((c for c in self.asks if c.kind == kind), None)
+
+    def english(self, zh: str) -> str | None:
+        """The display English of one of the documents' words, if the glossary has it."""
+        for entry in self.glossary:
+            if entry.zh == zh:
+                return entry.en[0]
+        return None
 
     def dictionary_words(self) -> list[str]:
         """Words jieba must keep whole: the plan's terms, lead units and official wording."""
@@ -39,10 +76,26 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
     )
     intents = json.loads((lexicon_dir / "doc_intents.json").read_text(encoding="utf-8"))["intents"]
     off = json.loads((lexicon_dir / "off_topics.json").read_text(encoding="utf-8"))["topics"]
+    kinds = json.loads((lexicon_dir / "asks.json").read_text(encoding="utf-8"))["kinds"]
+    asks = tuple(
+        AskCue(
+            kind,
+            tuple(v["zh"]),
+            tuple(w.lower() for w in v["en"]),
+            tuple(re.compile(p) for p in v["answers"]),
+            (v["missing"]["zh"], v["missing"]["en"]) if "missing" in v else None,
+        )
+        for kind, v in kinds.items()
+        if kind in ASK_KINDS
+    )
+    entries = json.loads((lexicon_dir / "glossary.json").read_text(encoding="utf-8"))["entries"]
+    glossary = tuple(GlossaryEntry(e["zh"], tuple(e["en"]), e["kind"]) for e in entries)
     return Lexicon(
         {k.lower(): tuple(v) for k, v in everyday.items()},
         aliases,
         terms,
         {doc: tuple(w.lower() for w in words) for doc, words in intents.items()},
         tuple(t.lower() for t in off),
+        asks,
+        glossary,
     )

@@ -15,10 +15,10 @@ from typing import Literal
 
 from qa.documents import Version
 from qa.errors import InvalidQuestion
-from qa.lexicon import Lexicon
+from qa.lexicon import AskKind, Lexicon
 from qa.plan_format import cn_number
 
-__all__ = ["Query", "VersionIntent", "normalise", "parse_query", "is_english"]
+__all__ = ["Query", "VersionIntent", "normalise", "parse_query", "is_english", "find_focus"]
 
 
 # Zero-width and bidi controls carry no meaning and can hide text; Cc/Cf characters go too.
@@ -92,6 +92,14 @@ class Query:
     expansions: tuple[str, ...] = field(default=())
     roles: tuple[str, ...] = ()  # roles of the background documents it points at (印发 -> issuance-notice)
     off_topic: bool = False  # names a subject the plan does not cover (房价, 落户, 医保 …)
+    asks: AskKind = "what"  # what the question asks for: an amount, a date, who, …
+    # In a long message, the sentence that asks (offsets into ``raw``); the rest is its story.
+    focus: tuple[int, int] | None = None
+    glossary_terms: tuple[str, ...] = ()  # the plan's words an English question names (glossary)
+
+    @property
+    def focus_text(self) -> str | None:
+        return normalise(self.raw[self.focus[0] : self.focus[1]]) if self.focus else None
 
     @property
     def numbered_version(self) -> Version:
@@ -157,6 +165,12 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         )
         off_topic = any(_mentions(text, w) for w in lexicon.off_topics)
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
+    asks: AskKind = "what"
+    glossary_terms: tuple[str, ...] = ()
+    if lexicon is not None:
+        asks = "list" if lists else _asks(text, lexicon)
+        if english:
+            glossary_terms = _glossary_terms(text, lexicon)
     return Query(
         raw=raw,
         text=text,
@@ -170,6 +184,9 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         expansions=expansions,
         roles=roles,
         off_topic=off_topic,
+        asks=asks,
+        focus=find_focus(raw),
+        glossary_terms=glossary_terms,
     )
 
 
@@ -207,3 +224,96 @@ def _expansions(text: str, lexicon: Lexicon) -> tuple[str, ...]:
         if _mentions(text, key):
             out.extend(t for t in official if t not in out and t not in text)
     return tuple(out)
+
+
+# A message of this many characters or more is read for the sentence that asks.
+_LONG_MESSAGE = 40
+# Where a message's sentences end; a comma ends a clause that can carry the question too.
+_MESSAGE_SENTENCE = re.compile(r"[^。!?!?;;\n]+[。!?!?;;\n]*")
+_MESSAGE_CLAUSE = re.compile(r"[^,,。!?!?;;\n]+[,,。!?!?;;\n]*")
+_ASKING = re.compile(
+    r"[??]|吗|呢|能不能|会不会|有没有|是不是|可不可以|是否|能否|谁|多少|几[个台条项户年月天]|什么|啥|怎么|怎样|如何|哪"
+    r"|\b(?:who|what|when|where|which|how|why|can|could|will|would|is there|are there|does|do)\b",
+    re.I,
+)
+# A question sentence this short ("谁管?") needs the clause before it to have a subject.
+_SHORT_QUESTION = 8
+
+
+def find_focus(raw: str) -> tuple[int, int] | None:
+    """In a long message, the span of ``raw`` that asks: its last sentence with a question in it.
+
+    A story comes first and the question last; the question is what retrieval should weigh
+    most, with the story kept as context. None for a short message, or when the question is
+    the whole message anyway.
+    """
+    if len(raw.strip()) < _LONG_MESSAGE:
+        return None
+    sentences = [m.span() for m in _MESSAGE_SENTENCE.finditer(raw) if raw[m.start() : m.end()].strip()]
+    asking = [span for span in sentences if _ASKING.search(raw[span[0] : span[1]])]
+    if not asking:
+        return None
+    start, end = asking[-1]
+    if end - start < _SHORT_QUESTION * 2:
+        # Within the sentence, a short asking clause takes the clause before it along.
+        clauses = [(start + m.start(), start + m.end()) for m in _MESSAGE_CLAUSE.finditer(raw[start:end])]
+        if len(clauses) > 1:
+            start = clauses[-2][0]
+    elif end - start > _SHORT_QUESTION:
+        clauses = [(start + m.start(), start + m.end()) for m in _MESSAGE_CLAUSE.finditer(raw[start:end])]
+        tail = [c for c in clauses if _ASKING.search(raw[c[0] : c[1]])]
+        if tail and tail[-1][1] - tail[-1][0] >= _SHORT_QUESTION:
+            start = max(start, tail[-1][0] if len(clauses) < 3 else clauses[-2][0])
+    if end - start < _SHORT_QUESTION and len(sentences) > 1:
+        previous = [s for s in sentences if s[1] <= start]
+        if previous:
+            start = previous[-1][0]
+    while start < end and raw[start].isspace():
+        start += 1
+    while end > start and raw[end - 1].isspace():
+        end -= 1
+    if end - start >= len(raw.strip()) * 0.8:
+        return None
+    return start, end
+
+
+def _asks(text: str, lexicon: Lexicon) -> AskKind:
+    """The first kind in the lexicon's order with a cue in the question; "what" when none."""
+    lowered = text.lower()
+    for cue in lexicon.asks:
+        for word in cue.zh:
+            # 吗 asks yes or no only where it ends the question.
+            if word == "吗":
+                if re.search(r"吗\s*[??]?\s*$", text):
+                    return cue.kind
+            elif word in text:
+                return cue.kind
+        for word in cue.en:
+            if cue.kind == "yesno":
+                # "does …?" asks yes or no; "what does …" asks what.
+                if re.match(rf"\s*{re.escape(word)}\b", lowered):
+                    return cue.kind
+            elif _mentions(lowered, word):
+                return cue.kind
+    return "what"
+
+
+# At most this many of the plan's words are added for an English question: the longest English
+# phrases matched first, so "lift installation" wins over "installation".
+_MAX_GLOSSARY_TERMS = 6
+
+
+def _glossary_terms(text: str, lexicon: Lexicon) -> tuple[str, ...]:
+    """The plan's own words for the English words of a question, through the glossary."""
+    found: list[tuple[int, str]] = []
+    lowered = text.lower()
+    for entry in lexicon.glossary:
+        for form in (entry.en[0].lower(), *entry.en[1:]):
+            if len(form) >= 3 and _mentions(lowered, form):
+                found.append((len(form), entry.zh))
+                break
+    out: list[str] = []
+    for _, zh in sorted(found, key=lambda f: -f[0]):
+        if zh not in out:
+            out.append(zh)
+    return tuple(out[:_MAX_GLOSSARY_TERMS])

@@ -38,9 +38,13 @@ class Hit:
     position: int  # in Index.chunks
     chunk: Chunk
     score: float
-    # The sentence of the chunk closest to the question (offsets into chunk.text): what the
-    # chunk offers as evidence, chosen by its own vector and the words it shares with the question.
-    sentence: tuple[int, int]
+    # The chunk's sentences (offsets into chunk.text), closest to the question first, by their
+    # own vectors and the words they share with it: what the chunk offers as evidence.
+    sentences: tuple[tuple[int, int], ...]
+
+    @property
+    def sentence(self) -> tuple[int, int]:
+        return self.sentences[0]
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,17 @@ class Retriever:
         text = query.expanded if mode == "full" else query.text
         qvec = self._embed_query(text)
         words = self._tokenizer.tokens(text)
+        if mode == "full" and query.glossary_terms:
+            # The plan's words for an English question's words: the multilingual model reads the
+            # English itself, BM25 needs the Chinese.
+            words += self._tokenizer.tokens(" ".join(query.glossary_terms))
+        focus = query.focus_text if mode == "full" and self.weights.focus > 0 else None
+        if focus:
+            # The asking sentence weighs above the story; the story still counts as context.
+            f = self.weights.focus
+            qvec = f * self._embed_query(focus) + (1 - f) * qvec
+            qvec = (qvec / max(float(np.linalg.norm(qvec)), 1e-9)).astype(np.float32)
+            words = self._tokenizer.tokens(focus) + words
         dense = self.index.dense_scores(qvec)
         lexical = self.index.bm25_scores(words)
         plain = lexical if text == query.text else self.index.bm25_scores(self._tokenizer.tokens(query.text))
@@ -189,12 +204,11 @@ class Retriever:
         )
 
     def _hit(self, position: int, score: float, evidence: _Evidence) -> Hit:
-        return Hit(
-            position, self.index.chunks[position], float(score), self._best_sentence(position, evidence)
-        )
+        sentences = self._ranked_sentences(position, evidence)
+        return Hit(position, self.index.chunks[position], float(score), sentences)
 
-    def _best_sentence(self, position: int, evidence: _Evidence) -> tuple[int, int]:
-        """The sentence of the chunk closest to the question, by its vector plus shared words.
+    def _ranked_sentences(self, position: int, evidence: _Evidence) -> tuple[tuple[int, int], ...]:
+        """The chunk's sentences, closest to the question first, by vector plus shared words.
 
         A part's heading names the part and a Q&A pair's question asks it, and a lead-unit note
         only names units: the answer is in the other sentences.
@@ -210,18 +224,17 @@ class Retriever:
             and not chunk.text[s.start : s.end].endswith(("?", "?"))
         ] or spans
         if not body:
-            return 0, len(chunk.text)
-        best, best_score = body[0][1], -np.inf
+            return ((0, len(chunk.text)),)
         total = max(1, sum(len(w) for w in evidence.words))
-        for i, s in body:
+        scored = []
+        for order, (i, s) in enumerate(body):
             sentence = chunk.text[s.start : s.end]
             overlap = sum(len(w) for w in evidence.words if w in sentence) / total
             score = float(self.index.sentence_vectors[i] @ evidence.vector) + _OVERLAP_WEIGHT * overlap
             if isinstance(chunk.clause, int) and s.start == 0 and len(body) > 1:
                 score -= 0.02  # the task's title sentence only names it; prefer what it says
-            if score > best_score:
-                best, best_score = s, score
-        return best.start, best.end
+            scored.append((-score, order, (s.start, s.end)))
+        return tuple(span for _, _, span in sorted(scored))
 
     def _top(self, scores: np.ndarray, allowed: np.ndarray, k: int, evidence: _Evidence) -> list[Hit]:
         order = np.argsort(-np.where(allowed, scores, -np.inf), kind="stable")

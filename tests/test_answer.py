@@ -35,7 +35,7 @@ RESULT_KEYS = {
     "citation",
     "version_note",
 }
-ANSWER_KEYS = {"question", "abstained", "answer", "results"}
+ANSWER_KEYS = {"question", "abstained", "answer", "lead", "coverage", "asks", "missing", "results"}
 
 
 def _dev_questions(per_kind: int = 5) -> list[str]:
@@ -55,8 +55,11 @@ EXTRA = ["第29项", "草案第10项", "区房管局负责哪些任务?", "第11
 def test_the_sample_is_dev_only_and_covers_every_kind() -> None:
     rows = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
     dev = {r["question"] for r in rows if r["split"] == "dev"}
-    assert len(DEV) == 40 and set(DEV) <= dev
-    assert len({r["kind"] for r in rows if r["question"] in DEV}) == 8
+    kinds = {r["kind"] for r in rows}
+    assert set(DEV) <= dev and len(DEV) == sum(
+        min(5, sum(1 for r in rows if r["kind"] == k and r["split"] == "dev")) for k in kinds
+    )
+    assert {r["kind"] for r in rows if r["question"] in DEV} == kinds
 
 
 @pytest.fixture(scope="module")
@@ -136,23 +139,56 @@ def test_every_draft_result_says_it_is_superseded(assistant: Assistant, question
 # --- the composed answer ---------------------------------------------------------------------
 
 
-def test_answer_quotes_the_top_result_and_cites_it(assistant: Assistant) -> None:
+def test_answer_leads_with_one_plain_sentence_then_the_citation(assistant: Assistant) -> None:
     answer = assistant.ask("电瓶车在楼道充电谁管?")
     top = answer.results[0]
     lines = answer.answer.splitlines()
-    assert lines[0] == top.highlight
+    assert (top.doc_id, top.clause) == ("plan-final", 29)
+    # which task, who leads it, and the plan's own words, exactly as highlighted
+    assert lines[0] == answer.lead == f"第29项 {top.title}({'、'.join(top.lead_units)}牵头):{top.highlight}"
+    assert top.text[top.highlight_start : top.highlight_end] == top.highlight
     assert lines[1] == "——" + top.citation
-    assert lines[2] == "牵头单位:" + "、".join(top.lead_units)
-    assert top.version_note is not None
-    assert lines[3] == "版本说明:" + top.version_note
+    assert answer.coverage == "answered" and answer.asks == "who" and answer.missing is None
 
 
-def test_english_question_gets_an_english_frame(assistant: Assistant) -> None:
+def test_a_lead_unit_question_names_the_units_not_the_raw_note(assistant: Assistant) -> None:
+    answer = assistant.ask("第29项的牵头单位是哪些?")
+    assert answer.lead == "第29项 深化电动自行车安全监管的牵头单位是:区应急局、区建设管理委、区消防救援支队。"
+    assert not answer.lead.startswith("(")
+
+
+def test_an_amount_the_plan_does_not_state_is_a_partial_answer(assistant: Assistant) -> None:
+    answer = assistant.ask("加装电梯补贴多少钱?")
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 10)
+    assert answer.coverage == "partial" and answer.asks == "amount" and answer.missing == "具体金额"
+    assert answer.abstained is False
+    assert answer.lead == f"第10项 {top.title}(区房管局牵头)提到“{top.highlight}”,但没有写明具体金额。"
+    assert "466台" in top.highlight
+
+
+def test_a_figure_question_highlights_the_sentence_with_the_figure(assistant: Assistant) -> None:
+    answer = assistant.ask("公共充电桩要新建多少个?")
+    top = answer.results[0]
+    assert answer.asks == "count" and answer.coverage == "answered"
+    assert "1050个" in top.highlight and "1050个" in answer.lead
+
+
+def test_a_contact_question_gets_the_paragraph_with_the_address(assistant: Assistant) -> None:
+    answer = assistant.ask("给区建管委写信提意见,信寄到哪里?")
+    top = answer.results[0]
+    assert answer.asks == "contact" and answer.coverage == "answered"
+    assert top.doc_id == "consultation-notice"
+    assert "寄送" in top.highlight or "地址" in top.highlight
+
+
+def test_english_question_gets_an_english_lead(assistant: Assistant) -> None:
     answer = assistant.ask("Who is responsible for task 29?")
+    top = answer.results[0]
     lines = answer.answer.splitlines()
-    assert lines[0] == "From the documents (quoted in Chinese):"
-    assert lines[1] == answer.results[0].highlight
-    assert lines[3] == "Lead units: 区应急局、区建设管理委、区消防救援支队"
+    assert lines[0] == answer.lead and answer.lead.startswith('Task 29 "')
+    assert "District Emergency Management Bureau" in answer.lead
+    assert "unofficial" in answer.answer  # the glossary is marked as an unofficial translation
 
 
 # --- abstention ------------------------------------------------------------------------------
@@ -358,8 +394,9 @@ def test_a_question_line_is_never_the_highlight(assistant: Assistant) -> None:
 def test_draft_stage_documents_are_quoted_as_superseded(assistant: Assistant) -> None:
     answer = assistant.ask("计划分几个部分?")
     assert answer.results[0].doc_id in ("draft-faq", "drafting-notes")
-    assert answer.answer.startswith("(以下为草案阶段的原文,已被正式版取代,不是现行内容:)")
+    assert "(草案原文,已被正式版取代)" in answer.lead
     assert "正式版共36项任务" in (answer.results[0].version_note or "")
+    assert "版本说明:此材料说明的是草案" in answer.answer
 
 
 def test_a_question_about_a_change_leads_with_the_change(assistant: Assistant) -> None:

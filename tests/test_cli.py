@@ -36,7 +36,17 @@ def test_docs_readable(capsys):
 def test_show_json_offsets(capsys):
     assert main(["show", "plan-final", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"doc_id", "role", "title", "issuer", "date", "version", "authority", "text", "clauses"}
+    assert set(doc) == {
+        "doc_id",
+        "role",
+        "title",
+        "issuer",
+        "date",
+        "version",
+        "authority",
+        "text",
+        "clauses",
+    }
     assert len(doc["clauses"]) == 36
     c29 = doc["clauses"][28]
     assert c29["clause"] == 29 and c29["lead_units"] == ["区应急局", "区建设管理委", "区消防救援支队"]

@@ -208,7 +208,9 @@ def test_asks_shape(asks: dict[str, Any]) -> None:
     assert isinstance(asks["_about"], str) and asks["_about"].strip()
     assert tuple(asks["kinds"]) == ASK_KINDS, "kinds run from most specific to least; see _about"
     for kind, spec in asks["kinds"].items():
-        assert set(spec) == {"zh", "en", "answers"}, kind
+        assert set(spec) - {"missing"} == {"zh", "en", "answers"}, kind
+        if "missing" in spec:  # what an answer says is not stated, in both languages
+            assert set(spec["missing"]) == {"zh", "en"} and all(spec["missing"].values()), kind
         for field in ("zh", "en", "answers"):
             values = spec[field]
             assert isinstance(values, list) and values, (kind, field)

@@ -372,7 +372,7 @@ def test_clause_routing_real(assistant: Assistant, question: str) -> None:
 
 def test_lead_units_of_task_29_in_the_answer(assistant: Assistant) -> None:
     answer = assistant.ask("第29项的牵头单位")
-    assert "牵头单位:区应急局、区建设管理委、区消防救援支队" in answer.answer
+    assert "牵头单位是:区应急局、区建设管理委、区消防救援支队" in answer.answer
     assert "第29项 深化电动自行车安全监管" in answer.answer
 
 
