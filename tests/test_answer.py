@@ -184,7 +184,6 @@ def test_a_contact_question_gets_the_paragraph_with_the_address(assistant: Assis
 
 def test_english_question_gets_an_english_lead(assistant: Assistant) -> None:
     answer = assistant.ask("Who is responsible for task 29?")
-    top = answer.results[0]
     lines = answer.answer.splitlines()
     assert lines[0] == answer.lead and answer.lead.startswith('Task 29 "')
     assert "District Emergency Management Bureau" in answer.lead
