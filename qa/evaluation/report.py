@@ -1,9 +1,10 @@
 """The evaluation report: ``eval/REPORT.md``, ``results.json`` and ``report.png`` from one run.
 
-``REPORT.md`` is for people: the run's settings and tuned values, the metric tables (full pipeline
-by split and by kind, every configuration on each split), the test questions the full pipeline
-misses at rank 1 and its abstention mistakes. ``results.json`` holds the same metrics and, one
-line per question, what each configuration returned, so two runs diff question by question.
+``REPORT.md`` is for people: the run's settings, its tuned values with the file they came from and
+that file's provenance, the metric tables (full pipeline by split and by kind, every configuration
+on each split), the test questions the full pipeline misses at rank 1 and its
+abstention mistakes. ``results.json`` holds the same metrics and, one line per question, what each
+configuration returned, so two runs diff question by question.
 ``report.png`` draws hit@1 and hit@5 by kind and by configuration, with Chinese labels when a CJK
 font is installed.
 """
@@ -16,19 +17,25 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from qa.documents import Collection, load_collection
-from qa.gold import EVAL_DIR, SPLITS, GoldQuestion
-from qa.metrics import METRICS, K, Outcome, rounded, summarise
+from qa.evaluation.gold import EVAL_DIR, SPLITS, GoldQuestion
+from qa.evaluation.metrics import (
+    METRICS,
+    EvalRun,
+    K,
+    Outcome,
+    format_metric,
+    format_values,
+    rounded,
+    summarise,
+)
 from qa.settings import REPO_ROOT
 
-if TYPE_CHECKING:
-    from qa.evaluate import EvalRun
-
-__all__ = ["write_report", "format_metric", "format_values"]
+__all__ = ["write_report", "describe_tuned", "git_commit"]
 
 _KIND_ZH = {
     "citizen": "市民",
@@ -50,15 +57,6 @@ _CONFIG_NOTE = {
 }
 
 
-def format_metric(v: object, key: str = "") -> str:
-    """One metric value for a table: — for None, 0.1 ms for latencies, 3 decimals otherwise."""
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.1f}" if key.endswith("_ms") else f"{v:.3f}"
-    return str(v)
-
-
 def _table(
     rows: Mapping[str, Mapping[str, float | None]], first: str, counts: Mapping[str, int]
 ) -> list[str]:
@@ -73,7 +71,22 @@ def _table(
     return lines
 
 
-def _git_commit() -> str:
+def describe_tuned(tuned: Mapping[str, Any]) -> str:
+    """The tuned values' file and provenance on one line, as ``qa eval`` and the report show them."""
+    if tuned.get("file") is None:
+        return "not from corpus/tuned.json (code defaults, or values set by the caller)"
+    p = dict(tuned.get("provenance") or {})
+    shown = {k: p.pop(k) for k in ("date", "commit", "split", "method") if k in p}
+    objective = p.pop("objective", None)
+    if isinstance(objective, Mapping) and "before" in objective and "after" in objective:
+        shown["dev objective"] = f"{objective['before']} -> {objective['after']}"
+    p.pop("grid", None)  # the grid is long: it is in the file
+    shown.update(p)
+    return f"`{tuned['file']}` ({format_values(shown) if shown else 'no provenance recorded'})"
+
+
+def git_commit() -> str:
+    """The short commit of the repository, marked when tracked files have uncommitted changes."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
@@ -111,7 +124,7 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
     collection = load_collection(run_.settings.corpus_dir)
     gold = {q.id: q for q in run_.gold}
     now = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    commit = _git_commit()
+    commit = git_commit()
     count = {s: sum(1 for q in run_.gold if q.split == s) for s in SPLITS}
     kind_count = {k: sum(1 for q in run_.gold if q.kind == k) for k in run_.kinds()}
     by_config = {s: {c: rounded(summarise(run_.select(c, s))) for c in run_.configs()} for s in SPLITS}
@@ -124,16 +137,17 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
         f"- Embedder: `{run_.embedder_id}` (settings `{s.embedder}`)",
         f"- Chunking: chunk_size {s.chunk_size}, chunk_overlap {s.chunk_overlap}; k = {K} (MRR looks to 10)",
         f"- Retrieval weights: {format_values(run_.tuning.get('weights', {}))}",
-        f"- Abstention thresholds: {format_values(run_.tuning.get('abstention', {}))}",
+        f"- Abstention thresholds: {format_values(run_.tuning.get('thresholds', {}))}",
+        f"- Tuned values from: {describe_tuned(metrics['tuned'])}",
         f"- Gold set: {len(run_.gold)} questions, dev {count['dev']} / test {count['test']} "
         "(`eval/gold.jsonl`; see `eval/README.md`)",
         "",
         "Written by `qa eval`. Relevance: a result counts when it is the relevant clause (or any chunk of a",
         "relevant document whose clause is null), or covers at least half of that clause, or contains an",
         "evidence string at its place in that clause; nDCG@5 gains 2 for evidence, 1 for the clause only.",
-        "Each relevant clause is credited once. Details: the docstring of `qa/metrics.py`.",
-        "Weights and abstention thresholds were tuned on the dev split only (`python -m qa.evaluate --tune`);",
-        "the test split is the honest figure.",
+        "Each relevant clause is credited once. Details: the docstring of `qa/evaluation/metrics.py`.",
+        "Weights and abstention thresholds were tuned on the dev split only (`qa tune`, which writes",
+        "`corpus/tuned.json` and records how in its provenance); the test split is the honest figure.",
         "Latency is the wall time of one `ask` on the machine that wrote this report, whatever else it was",
         "running; p95 over ~70 questions is a handful of calls and jumps with load, so compare p50s.",
         "",
@@ -217,11 +231,6 @@ def _json_lines(results: Mapping[str, Any]) -> str:
     head = json.dumps({k: v for k, v in results.items() if k != "questions"}, ensure_ascii=False, indent=1)
     rows = ",\n".join(json.dumps(q, ensure_ascii=False) for q in results["questions"])
     return f'{head[:-2]},\n "questions": [\n{rows}\n ]\n}}\n'
-
-
-def format_values(d: Mapping[str, object]) -> str:
-    """Tuned values on one line, ``name = value, …``; — when there are none."""
-    return ", ".join(f"{k} = {v}" for k, v in d.items()) or "—"
 
 
 def _cjk_font() -> str | None:

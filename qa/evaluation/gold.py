@@ -3,8 +3,8 @@
 Each line is one question written from the source before any system ran: its ``kind`` (who asks
 and how), its ``split`` (``dev`` for tuning, ``test`` for the figure to quote), the clauses that
 answer it, the evidence strings, the document that should come first and whether the assistant
-should abstain. ``eval/README.md`` describes the fields; ``qa.metrics`` says how a result is judged
-against them.
+should abstain. ``eval/README.md`` describes the fields; ``qa.evaluation.metrics`` says how a
+result is judged against them.
 """
 
 from __future__ import annotations
