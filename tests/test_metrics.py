@@ -268,8 +268,8 @@ def test_run_lists_configurations_in_the_order_they_answered() -> None:
 
 
 def test_kinds_follow_the_known_order_then_the_alphabet() -> None:
-    kinds = {"a": "zzz", "b": "out-of-scope", "c": "typo", "d": "citizen", "e": "aaa"}
-    assert _run([], kinds).kinds() == ["citizen", "typo", "out-of-scope", "aaa", "zzz"]
+    kinds = {"a": "zzz", "b": "out-of-scope", "c": "long", "d": "citizen", "e": "aaa"}
+    assert _run([], kinds).kinds() == ["citizen", "long", "out-of-scope", "aaa", "zzz"]
 
 
 def test_formatting() -> None:

@@ -78,6 +78,7 @@ def test_report_files(tmp_path: Path, tuning: dict[str, object]) -> None:
     assert saved["metrics"] == json.loads(json.dumps(metrics))
     assert saved["tuning"] == tuning
     assert [q["id"] for q in saved["questions"]] == ["a", "b", "c", "d"]
+    assert saved["questions"][0]["asks"] == "what" and saved["questions"][1]["coverage"] == "none"
     assert set(saved["questions"][0]["configs"]) == {"full"}
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -7,7 +7,7 @@ gold <- metrics <- report <- run <- tuning, and bench and loadtest on top. The f
 
 from qa.evaluation.baseline import Baseline
 from qa.evaluation.bench import run_bench
-from qa.evaluation.gold import GoldQuestion, Relevant, load_gold
+from qa.evaluation.gold import Conversation, GoldQuestion, GoldTurn, Relevant, load_conversations, load_gold
 from qa.evaluation.loadtest import LoadReport, run_load
 from qa.evaluation.metrics import EvalRun, Judge, Outcome, summarise
 from qa.evaluation.report import write_report
@@ -17,7 +17,10 @@ from qa.evaluation.tuning import GRID, TuningResult, tune
 __all__ = [
     "Relevant",
     "GoldQuestion",
+    "GoldTurn",
+    "Conversation",
     "load_gold",
+    "load_conversations",
     "Judge",
     "Outcome",
     "EvalRun",

@@ -45,6 +45,10 @@ _KIND_ZH = {
     "english": "英文",
     "traditional": "繁体",
     "typo": "错别字",
+    "long": "长问题",
+    "unrelated": "无关",
+    "partial": "部分可答",
+    "detail": "细节",
     "out-of-scope": "范围外",
 }
 _CONFIG_ZH = {"bm25": "仅BM25", "dense": "仅向量", "hybrid": "混合", "full": "完整", "baseline": "朴素基线"}
