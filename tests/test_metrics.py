@@ -10,11 +10,13 @@ import pytest
 from qa.documents import Collection, Document, Version
 from qa.evaluation.gold import GoldQuestion, Relevant
 from qa.evaluation.metrics import (
+    ABSTENTION_KEYS,
     METRICS,
     EvalRun,
     Judge,
     Outcome,
     Target,
+    abstention_counts,
     abstention_rates,
     format_metric,
     format_values,
@@ -248,6 +250,29 @@ def test_summarise_gives_none_where_no_question_applies() -> None:
     assert m["abstain_recall"] == 1.0
 
 
+def test_abstention_counts_by_hand() -> None:
+    outcomes = [
+        _o("a", 1),
+        _o("b", None, abstained=True),  # answerable, declined
+        _o("c", None, should=True, abstained=True, ideal=()),
+        _o("d", None, should=True, abstained=False, ideal=()),
+    ]
+    m = abstention_counts(outcomes)
+    assert tuple(m) == ABSTENTION_KEYS
+    assert (m["n"], m["should_abstain"], m["abstained"], m["right_abstentions"], m["declined"]) == (
+        4,
+        2,
+        2,
+        1,
+        1,
+    )
+    assert all(isinstance(m[k], int) for k in ("n", "should_abstain", "abstained", "right_abstentions"))
+    assert m["abstain_precision"] == 0.5 and m["abstain_recall"] == 0.5 and m["false_abstain_rate"] == 0.5
+    nothing = abstention_counts([_o("a", 1)])
+    assert nothing["abstain_precision"] is None and nothing["abstain_recall"] is None
+    assert nothing["false_abstain_rate"] == 0.0
+
+
 # --- one run's summaries --------------------------------------------------------------------------
 
 
@@ -256,9 +281,28 @@ def _run(outcomes: list[Outcome], kinds: dict[str, str]) -> EvalRun:
     return EvalRun(outcomes, gold, Settings(corpus_dir=CORPUS), "fake", {"file": None, "provenance": None})
 
 
-def test_run_metrics_hold_the_tuned_values_source() -> None:
-    m = _run([_o("a", 1)], {"a": "citizen"}).metrics()
-    assert set(m) == {"n", "splits", "by_kind", "configs", "tuned"}
+def test_run_reports_abstention_for_every_kind() -> None:
+    outcomes = [
+        _o("a", 1),
+        _o("b", None, abstained=True),
+        _o("c", None, should=True, abstained=True, ideal=(), kind="out-of-scope"),
+        _o("d", None, should=True, abstained=False, ideal=(), kind="out-of-scope"),
+        _o("e", None, should=True, abstained=True, ideal=(), kind="out-of-scope", config="baseline"),
+    ]
+    m = _run(outcomes, {"a": "citizen", "b": "citizen", "c": "out-of-scope", "d": "out-of-scope"}).metrics()
+    by_kind = m["abstention_by_kind"]
+    assert list(by_kind) == ["citizen", "out-of-scope"]  # KINDS order
+    citizen, oos = by_kind["citizen"], by_kind["out-of-scope"]
+    assert (citizen["n"], citizen["declined"], citizen["false_abstain_rate"]) == (2, 1, 0.5)
+    assert citizen["abstain_precision"] == 0.0 and citizen["abstain_recall"] is None
+    # Only the full pipeline counts: the baseline's outcome for "e" is not in the table.
+    assert (oos["n"], oos["abstain_precision"], oos["abstain_recall"], oos["false_abstain_rate"]) == (
+        2,
+        1.0,
+        0.5,
+        None,
+    )
+    assert set(m) == {"n", "splits", "by_kind", "configs", "abstention_by_kind", "tuned"}
     assert m["tuned"] == {"file": None, "provenance": None}
 
 

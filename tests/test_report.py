@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa.evaluation.gold import GoldQuestion, Relevant
-from qa.evaluation.metrics import EvalRun, Outcome
+from qa.evaluation.metrics import ABSTENTION_KEYS, EvalRun, Outcome
 from qa.evaluation.report import describe_tuned, write_report
 from qa.settings import Settings
 from tests.conftest import CORPUS
@@ -101,6 +101,28 @@ def test_report_says_when_the_values_are_not_from_the_file(tmp_path: Path, tunin
     assert "Tuned values from: not from corpus/tuned.json" in (tmp_path / "REPORT.md").read_text(
         encoding="utf-8"
     )
+
+
+def test_report_tables_abstention_by_kind(tmp_path: Path, tuning: dict[str, object]) -> None:
+    write_report(_run(tuning), tmp_path)
+    lines = (tmp_path / "REPORT.md").read_text(encoding="utf-8").splitlines()
+    at = lines.index("## Abstention of the full pipeline by kind (dev and test together)")
+    head = next(i for i in range(at, len(lines)) if lines[i].startswith("| kind |"))
+    assert lines[head] == "| kind | " + " | ".join(ABSTENTION_KEYS) + " |"
+    rows = {li.split(" | ")[0].strip("| "): li.strip("|").split(" | ") for li in lines[head + 2 : head + 4]}
+    # citizen: c is answerable and was declined; out-of-scope: b declined rightly, d answered wrongly.
+    assert [c.strip() for c in rows["citizen"]] == ["citizen", "2", "0", "1", "0", "1", "0.000", "—", "0.500"]
+    assert [c.strip() for c in rows["out-of-scope"]] == [
+        "out-of-scope",
+        "2",
+        "2",
+        "1",
+        "1",
+        "0",
+        "1.000",
+        "0.500",
+        "—",
+    ]
 
 
 def test_describe_tuned_leaves_the_grid_in_the_file() -> None:

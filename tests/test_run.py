@@ -176,11 +176,12 @@ def test_run_answers_every_question_once_per_configuration(
     assert {o.split for o in test_only.outcomes} == {"test"} and test_only.metrics()["n"] == 3
 
     m = result.metrics()
-    assert set(m) == {"n", "splits", "by_kind", "configs", "tuned"}
+    assert set(m) == {"n", "splits", "by_kind", "configs", "abstention_by_kind", "tuned"}
     assert set(m["splits"]) == {"dev", "test"} and list(m["configs"]) == ["bm25", "full", "baseline"]
-    assert set(m["by_kind"]) == {"citizen", "out-of-scope", "version"}
+    assert set(m["by_kind"]) == set(m["abstention_by_kind"]) == {"citizen", "out-of-scope", "version"}
     for block in (*m["splits"].values(), *m["by_kind"].values(), *m["configs"].values()):
         assert tuple(block) == METRICS
+    assert m["abstention_by_kind"]["out-of-scope"]["n"] == 2
     # The assistant runs on corpus/tuned.json: the run names the file and carries its provenance.
     assert m["tuned"]["file"] == "corpus/tuned.json"
     assert m["tuned"]["provenance"] == dict(fake_assistant.tuned.provenance or {})
@@ -246,10 +247,12 @@ def test_cli_json_prints_exactly_the_metrics_object(
     assert out["splits"]["test"]["abstain_recall"] == 1.0
     assert out["by_kind"]["out-of-scope"]["hit_at_1"] is None
     assert list(out["configs"]) == ["full"]
+    assert out["abstention_by_kind"]["out-of-scope"]["abstain_recall"] == 1.0
+    assert out["abstention_by_kind"]["citizen"]["false_abstain_rate"] == 0.0
     assert out["tuned"] == {"file": "corpus/tuned.json", "provenance": _PROVENANCE}
 
 
-def test_cli_table_names_the_tuned_values(
+def test_cli_table_names_the_tuned_values_and_abstention_by_kind(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(corpus_dir=CORPUS)
@@ -258,6 +261,7 @@ def test_cli_table_names_the_tuned_values(
     assert evaluation_run.cli_eval(args, settings) == 0
     out = capsys.readouterr().out
     assert "`corpus/tuned.json` (date = 2026-12-01T10:00:00+08:00, commit = abc1234, split = dev)" in out
+    assert "abstention of the full pipeline by kind" in out and "declined" in out
 
 
 def test_cli_check_fails_below_a_threshold(

@@ -29,8 +29,8 @@ count only in the abstention metrics; an answerable question the assistant absta
 scored on its listed results and also counts as a false abstention. Latency is
 ``time.perf_counter`` around the k=5 call.
 
-``EvalRun`` holds one run's outcomes and summarises them: by split, by kind and by configuration.
-It lives here, below the run, the report and tuning, so each of
+``EvalRun`` holds one run's outcomes and summarises them: by split, by kind, by configuration, and
+abstention by kind with its counts. It lives here, below the run, the report and tuning, so each of
 those can read a run without importing the others.
 """
 
@@ -66,6 +66,8 @@ __all__ = [
     "abstention_rates",
     "percentile",
     "summarise",
+    "ABSTENTION_KEYS",
+    "abstention_counts",
     "rounded",
     "EvalRun",
     "format_metric",
@@ -85,6 +87,16 @@ METRICS = (
     "false_abstain_rate",
     "p50_ms",
     "p95_ms",
+)
+ABSTENTION_KEYS = (
+    "n",
+    "should_abstain",
+    "abstained",
+    "right_abstentions",
+    "declined",
+    "abstain_precision",
+    "abstain_recall",
+    "false_abstain_rate",
 )
 
 Metrics = dict[str, float | None]
@@ -283,6 +295,27 @@ def summarise(outcomes: Sequence[Outcome]) -> Metrics:
     }
 
 
+def abstention_counts(outcomes: Sequence[Outcome]) -> Metrics:
+    """Abstention over a set of outcomes, with the counts behind its rates (``ABSTENTION_KEYS``).
+
+    ``declined`` counts the answerable questions abstained on; ``false_abstain_rate`` is their
+    share of the answerable questions, the rate a resident with a real question is turned away.
+    """
+    abstained = [o.abstained for o in outcomes]
+    should = [o.should_abstain for o in outcomes]
+    precision, recall, false_rate = abstention_rates(abstained, should)
+    return {  # counts stay integers, through ``rounded`` too
+        "n": len(outcomes),
+        "should_abstain": sum(should),
+        "abstained": sum(abstained),
+        "right_abstentions": sum(1 for o in outcomes if o.abstained and o.should_abstain),
+        "declined": sum(1 for o in outcomes if o.abstained and not o.should_abstain),
+        "abstain_precision": precision,
+        "abstain_recall": recall,
+        "false_abstain_rate": false_rate,
+    }
+
+
 def rounded(m: Metrics) -> Metrics:
     """The metrics as ``qa eval`` prints and saves them: 4 decimals, latencies to 0.1 ms."""
     return {k: (None if v is None else round(v, 1 if k.endswith("_ms") else 4)) for k, v in m.items()}
@@ -310,13 +343,16 @@ class EvalRun:
         ]
 
     def metrics(self) -> dict[str, Any]:
-        """The ``qa eval --json`` object: splits and kinds for the full pipeline, configurations on
-        test, and the tuned values' file and provenance."""
+        """The ``qa eval --json`` object: splits, kinds and abstention by kind for the full pipeline,
+        configurations on test, and the tuned values' file and provenance."""
         return {
             "n": len(self.gold),
             "splits": {s: rounded(summarise(self.select("full", s))) for s in SPLITS},
             "by_kind": {k: rounded(summarise(self.select("full", kind=k))) for k in self.kinds()},
             "configs": {c: rounded(summarise(self.select(c, "test"))) for c in self.configs()},
+            "abstention_by_kind": {
+                k: rounded(abstention_counts(self.select("full", kind=k))) for k in self.kinds()
+            },
             "tuned": {"file": self.tuning.get("file"), "provenance": self.tuning.get("provenance")},
         }
 

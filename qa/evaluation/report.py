@@ -2,7 +2,7 @@
 
 ``REPORT.md`` is for people: the run's settings, its tuned values with the file they came from and
 that file's provenance, the metric tables (full pipeline by split and by kind, every configuration
-on each split), the test questions the full pipeline misses at rank 1 and its
+on each split, abstention by kind), the test questions the full pipeline misses at rank 1 and its
 abstention mistakes. ``results.json`` holds the same metrics and, one line per question, what each
 configuration returned, so two runs diff question by question.
 ``report.png`` draws hit@1 and hit@5 by kind and by configuration, with Chinese labels when a CJK
@@ -24,6 +24,7 @@ import numpy as np
 from qa.documents import Collection, load_collection
 from qa.evaluation.gold import EVAL_DIR, SPLITS, GoldQuestion
 from qa.evaluation.metrics import (
+    ABSTENTION_KEYS,
     METRICS,
     EvalRun,
     K,
@@ -107,6 +108,13 @@ def git_commit() -> str:
     return f"{sha} (with uncommitted changes)" if dirty else sha
 
 
+def _abstention_table(rows: Mapping[str, Mapping[str, float | None]]) -> list[str]:
+    lines = ["| kind | " + " | ".join(ABSTENTION_KEYS) + " |", "|" + "---|" * (len(ABSTENTION_KEYS) + 1)]
+    for name, m in rows.items():
+        lines.append("| " + " | ".join([name, *(format_metric(m[k], k) for k in ABSTENTION_KEYS)]) + " |")
+    return lines
+
+
 def _describe(collection: Collection, q: GoldQuestion, o: Outcome) -> str:
     expected = ", ".join(f"{r.doc_id}#{r.clause if r.clause is not None else '*'}" for r in q.relevant)
     got = "nothing"
@@ -174,6 +182,14 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
         *_table(metrics["by_kind"], "kind", kind_count),
         "",
         "![hit@1 and hit@5 by kind and by configuration](report.png)",
+        "",
+        "## Abstention of the full pipeline by kind (dev and test together)",
+        "",
+        "Precision: of the abstentions, the share on questions the documents do not cover. Recall: of",
+        "those questions, the share declined. Declined rate (`false_abstain_rate`): of the answerable",
+        "questions, the share declined.",
+        "",
+        *_abstention_table(metrics["abstention_by_kind"]),
         "",
         "## Test-split questions the full pipeline misses at rank 1",
         "",

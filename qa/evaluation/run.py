@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.evaluation.gold import EVAL_DIR, SPLITS, THRESHOLDS_PATH, GoldQuestion, load_gold
 from qa.evaluation.metrics import (
+    ABSTENTION_KEYS,
     METRICS,
     MRR_DEPTH,
     EvalRun,
@@ -260,6 +261,13 @@ def _print_table(metrics: Mapping[str, Any]) -> None:
         for name, m in rows.items():
             print(row([name, *(format_metric(m[k], k) for k in METRICS)]))
         print()
+    abstention_widths = [14, *(max(8, len(c)) for c in ABSTENTION_KEYS)]
+    print("完整流程 · 按问题类型的拒答 (abstention of the full pipeline by kind, dev+test)")
+    print("  ".join(c.ljust(w) for c, w in zip(["", *ABSTENTION_KEYS], abstention_widths, strict=True)))
+    for name, m in metrics["abstention_by_kind"].items():
+        cells = [name, *(format_metric(m[k], k) for k in ABSTENTION_KEYS)]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, abstention_widths, strict=True)))
+    print()
     print(f"调优参数 (tuned values): {describe_tuned(metrics['tuned'])}")
 
 
