@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install serve test lint browser-deps eval bench loadtest clean
+.PHONY: install serve test lint browser-deps eval tune bench loadtest clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ test: install browser-deps lint
 
 eval: install
 	$(VENV)/bin/qa eval
+
+# Grid search on the gold set's dev split; rewrites corpus/tuned.json (qa tune --dry-run only prints).
+tune: install
+	$(VENV)/bin/qa tune
 
 bench: install
 	$(VENV)/bin/qa bench

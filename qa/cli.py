@@ -1,4 +1,4 @@
-"""The ``qa`` command: qa docs | show | build | ask | eval | bench | serve | loadtest."""
+"""The ``qa`` command: qa docs | show | build | ask | eval | tune | bench | serve | loadtest."""
 
 from __future__ import annotations
 
@@ -189,11 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-write", action="store_true", help="只打印,不写报告文件")
     p.add_argument("--check", action="store_true", help="低于 eval/thresholds.json 时以非零状态退出")
-    p.set_defaults(func=_lazy("qa.evaluate", "cli_eval"))
+    p.set_defaults(func=_lazy("qa.evaluation.run", "cli_eval"))
+
+    p = sub.add_parser("tune", help="在标准问题集的 dev 部分上调优权重和拒答阈值,写入 corpus/tuned.json")
+    p.add_argument("--dry-run", action="store_true", help="只打印找到的值,不写文件")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_lazy("qa.evaluation.tuning", "cli_tune"))
 
     p = sub.add_parser("bench", help="测量构建时间、冷启动、延迟和内存,并与朴素基线对比")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_lazy("qa.bench", "cli_bench"))
+    p.set_defaults(func=_lazy("qa.evaluation.bench", "cli_bench"))
 
     p = sub.add_parser("serve", help="启动网页助手")
     p.add_argument("--host", default="127.0.0.1")
@@ -204,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--questions", type=int, default=20)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_lazy("qa.loadtest", "cli_loadtest"))
+    p.set_defaults(func=_lazy("qa.evaluation.loadtest", "cli_loadtest"))
     return parser
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.baseline import Baseline, baseline_dir, build_seconds, split_document
 from qa.documents import Collection
 from qa.errors import InvalidQuestion
+from qa.evaluation.baseline import Baseline, baseline_dir, build_seconds, split_document
 from qa.settings import Settings
 from tests.conftest import CORPUS
 from tests.fake_embedder import FakeEmbedder

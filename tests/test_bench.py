@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from qa import bench
 from qa.errors import QAError
-from qa.gold import load_gold
+from qa.evaluation import bench
+from qa.evaluation.gold import load_gold
 from qa.settings import load_settings
 from tests.fake_embedder import FakeEmbedder
 

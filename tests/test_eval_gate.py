@@ -1,7 +1,7 @@
 """The quality gate: the gold set is well formed, and the real assistant meets eval/thresholds.json.
 
-The schema checks read ``eval/gold.jsonl`` as raw JSON, independently of ``qa.gold.load_gold``,
-so a loader bug cannot hide a broken gold set.
+The schema checks read ``eval/gold.jsonl`` as raw JSON, independently of
+``qa.evaluation.gold.load_gold``, so a loader bug cannot hide a broken gold set.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from qa.documents import Collection
-from qa.evaluate import check_thresholds, run
-from qa.gold import GOLD_PATH, THRESHOLDS_PATH
-from qa.metrics import summarise
+from qa.evaluation.gold import GOLD_PATH, THRESHOLDS_PATH
+from qa.evaluation.metrics import summarise
+from qa.evaluation.run import check_thresholds, run
 from qa.structure import parse_clauses
 from tests.conftest import CORPUS
 

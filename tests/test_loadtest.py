@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from qa import loadtest
 from qa.errors import QAError
+from qa.evaluation import loadtest
 from qa.settings import load_settings
 
 QA = str(Path(sys.executable).with_name("qa"))

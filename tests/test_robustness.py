@@ -242,7 +242,7 @@ def test_cli_stdin_readable(assistant):
 
 @pytest.fixture(scope="module")
 def server(assistant):
-    from qa.loadtest import running_server
+    from qa.evaluation.loadtest import running_server
     from qa.settings import load_settings
 
     with running_server(load_settings()) as running:
@@ -251,7 +251,7 @@ def server(assistant):
 
 @pytest.fixture(scope="module")
 def client(server):
-    from qa.loadtest import offline_client
+    from qa.evaluation.loadtest import offline_client
 
     return offline_client(server.url)
 
@@ -261,7 +261,7 @@ def client(server):
 def test_http_api(client, case: Case):
     from gradio_client.exceptions import AppError
 
-    from qa.loadtest import check_answer
+    from qa.evaluation.loadtest import check_answer
 
     if case.outcome == "error":
         with pytest.raises(AppError) as err:
@@ -290,7 +290,7 @@ def test_http_api_bad_options(client, k, doc, says):
 def test_http_server_keeps_serving_after_bad_input(server, client):
     from gradio_client.exceptions import AppError
 
-    from qa.loadtest import check_answer
+    from qa.evaluation.loadtest import check_answer
 
     for case in CASES:
         try:

@@ -1,10 +1,10 @@
-"""Tuning on the dev split: grid-search the retrieval weights and abstention thresholds.
+"""``qa tune``: grid-search the retrieval weights and abstention thresholds on the dev split.
 
-``tune`` searches every field of ``qa.retrieve.Weights`` and ``qa.answer.Abstention`` named in
-``GRID`` against the gold set's DEV split only, so the test split stays the honest figure. It
-prints the values it finds and changes nothing: the defaults (``Weights`` in ``qa/retrieve.py``,
-``Abstention`` in ``qa/answer.py``) are edited by hand. ``python -m qa.tuning`` runs it, as does
-``python -m qa.evaluate --tune``.
+``tune`` searches every field of ``qa.tuned.Weights`` and ``qa.tuned.Thresholds`` named in ``GRID``
+against the gold set's DEV split only, so the test split stays the honest figure. ``qa tune``
+writes what it finds to ``corpus/tuned.json`` (``qa.tuned.save_tuned``) with a provenance: the
+date, the commit, the split, the grid and the dev objective before and after; every entry point
+reads that file when it starts. ``qa tune --dry-run`` prints the same and writes nothing.
 """
 
 from __future__ import annotations
@@ -16,35 +16,43 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.evaluate import askers, score_question
-from qa.gold import GoldQuestion, load_gold
-from qa.metrics import METRICS, Judge, K, Metrics, summarise
-from qa.report import format_metric, format_values
-from qa.settings import load_settings
+from qa.evaluation.gold import GoldQuestion, load_gold
+from qa.evaluation.metrics import METRICS, Judge, K, Metrics, format_metric, format_values, summarise
+from qa.evaluation.report import git_commit
+from qa.evaluation.run import askers, score_question
+from qa.settings import Settings
+from qa.tuned import TUNED_FILE, Thresholds, Tuned, Weights, save_tuned
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
     from qa.embedders import Embedder
 
-__all__ = ["GRID", "Tuned", "tune", "cli_tune", "main"]
+__all__ = ["GRID", "TuningResult", "tune", "provenance", "cli_tune"]
 
 
 @dataclass(frozen=True)
-class Tuned:
-    weights: dict[str, float]
-    abstention: dict[str, float]
-    before: Metrics  # dev metrics with the defaults the search started from
+class TuningResult:
+    weights: Weights
+    thresholds: Thresholds
+    before: Metrics  # dev metrics with the values the search started from
     after: Metrics  # dev metrics with the tuned values
-    best_weights: dict[str, float]  # the plain argmax, for comparison
+    best_weights: Weights  # the plain argmax, for comparison
     objective: dict[str, float]  # dev objective: "before", "after", "best"
+    n_dev: int  # dev questions the search read
+
+    def tuned(self, provenance: Mapping[str, object] | None = None) -> Tuned:
+        """The values found, as ``corpus/tuned.json`` holds them."""
+        return Tuned(self.weights, self.thresholds, provenance)
 
 
-# Each field of ``Weights`` or ``Abstention`` named here is searched; a field not named (or a name
-# the dataclasses no longer have) keeps its default, so the search follows the retriever as it changes.
+# Each field of ``Weights`` or ``Thresholds`` named here is searched; a field not named (or a name
+# the dataclasses no longer have) keeps its value, so the search follows the retriever as it changes.
 GRID: dict[str, tuple[float, ...]] = {
     "dense": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
     "draft_penalty": (0.0, 0.4, 0.8, 1.2, 1.6),
@@ -57,6 +65,7 @@ GRID: dict[str, tuple[float, ...]] = {
 # A false abstention tells someone with a real question "not covered"; a missed one shows a
 # related clause to someone whose question is not covered. The first is the worse mistake.
 _FALSE_ABSTAIN_COST = 2.0
+OBJECTIVE = "hit@1 + MRR@10 + nDCG@5 + prefer@1 on the answerable dev questions"
 
 
 class _MemoEmbedder:
@@ -105,46 +114,46 @@ def _candidates(start: Any, grid: Mapping[str, Sequence[float]]) -> Iterator[tup
 
 
 @contextlib.contextmanager
-def _using(assistant: Assistant, weights: object, abstention: object) -> Iterator[None]:
-    old_w, old_a = assistant.retriever.weights, assistant.thresholds
-    assistant.retriever.weights = weights  # type: ignore[assignment]
-    assistant.thresholds = abstention  # type: ignore[assignment]
+def _using(assistant: Assistant, weights: Weights, thresholds: Thresholds) -> Iterator[None]:
+    old_w, old_t = assistant.retriever.weights, assistant.thresholds
+    assistant.retriever.weights, assistant.thresholds = weights, thresholds
     try:
         yield
     finally:
-        assistant.retriever.weights, assistant.thresholds = old_w, old_a
+        assistant.retriever.weights, assistant.thresholds = old_w, old_t
 
 
 def tune(
-    assistant: Assistant | None = None,
-    gold: Sequence[GoldQuestion] | None = None,
+    assistant: Assistant,
+    gold: Sequence[GoldQuestion],
     grid: Mapping[str, Sequence[float]] | None = None,
     progress: bool = False,
-) -> Tuned:
-    """Grid-search the retrieval weights and abstention thresholds on the DEV split only.
+) -> TuningResult:
+    """Grid-search the retrieval weights and abstention thresholds on the DEV split of ``gold`` only.
 
     Weights are scored for rank quality (hit@1 + MRR@10 + nDCG@5 + prefer@1) on the answerable dev
     questions, thresholds by their abstention mistakes on dev (a false abstention counts twice).
-    Of the values within one question's worth of the best, the nearest to the current defaults
-    wins: the defaults move only for a gain larger than one question. Weights do not change the
-    signals abstention reads, so the two searches are independent.
+    Of the values within one question's worth of the best, the nearest to the assistant's current
+    values wins: they move only for a gain larger than one question. Weights do not change the
+    signals abstention reads, so the two searches are independent. The assistant is left with the
+    values it had.
+
+    Raises:
+        ValueError: ``gold`` has no dev question.
     """
-    from qa.assistant import Assistant
-    from qa.embedders import load_embedder
+    from qa.answer import abstains
     from qa.query import parse_query
-    from qa.tuned import Thresholds, Weights
 
     grid = GRID if grid is None else grid
-    if assistant is None:
-        settings = load_settings()
-        assistant = Assistant(settings, embedder=_MemoEmbedder(load_embedder(settings.embedder)))
-    dev = [q for q in (gold if gold is not None else load_gold()) if q.split == "dev"]
+    dev = [q for q in gold if q.split == "dev"]
+    if not dev:
+        raise ValueError("the gold set has no dev question to tune on")
     judge = Judge(assistant.collection)
     targets = {q.id: judge.targets(q) for q in dev}
     start_w, start_a = assistant.retriever.weights, assistant.thresholds
 
-    def dev_metrics(weights: object, abstention: object) -> Metrics:
-        with _using(assistant, weights, abstention):
+    def dev_metrics(weights: Weights, thresholds: Thresholds) -> Metrics:
+        with _using(assistant, weights, thresholds):
             asker = askers(["full"], assistant, None)["full"]
             return summarise([score_question(q, "full", asker, judge, targets[q.id]) for q in dev])
 
@@ -171,7 +180,7 @@ def tune(
             sum(
                 (_FALSE_ABSTAIN_COST if not should else 1.0)
                 for should, sig in signals
-                if a.abstains(sig) != should
+                if abstains(sig, a) != should
             ),
             _steps_from(chosen, start, grid),
             a,
@@ -181,9 +190,8 @@ def tune(
     best_a = _nearest_within(costs, min(c for c, _, _ in costs) + 1.0, higher_is_better=False)
     after = dev_metrics(best_w, best_a)
     argmax = max(scored, key=lambda c: (c[0], -c[1]))[2]
-    assert isinstance(best_w, Weights) and isinstance(best_a, Thresholds) and isinstance(argmax, Weights)
     objective = {"before": _objective(before), "after": _objective(after), "best": best_objective}
-    return Tuned(asdict(best_w), asdict(best_a), before, after, asdict(argmax), objective)
+    return TuningResult(best_w, best_a, before, after, argmax, objective, len(dev))
 
 
 def _one_question(dev: Sequence[GoldQuestion]) -> float:
@@ -202,34 +210,60 @@ def _nearest_within(scored: Sequence[tuple[float, float, Any]], bound: float, hi
     return min(eligible, key=lambda c: (round(c[1], 9), -sign * c[0]))[2]
 
 
-def cli_tune(as_json: bool = False) -> int:
-    """Tune on dev and print the values found (``as_json``: the ``Tuned`` record as JSON)."""
-    tuned = tune(progress=sys.stderr.isatty())
-    if as_json:
-        print(json.dumps(asdict(tuned), ensure_ascii=False, indent=2))
+def provenance(result: TuningResult, grid: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """How the values were found, as ``corpus/tuned.json`` records it: date, commit, split, grid, objective."""
+    return {
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "split": "dev",
+        "n_questions": result.n_dev,
+        "method": f"grid search by qa tune; objective {OBJECTIVE}; thresholds by abstention mistakes",
+        "grid": {k: list(v) for k, v in grid.items()},
+        "objective": {k: round(v, 4) for k, v in result.objective.items()},
+    }
+
+
+def _assistant(settings: Settings) -> Assistant:
+    """The assistant a search runs on: each question is embedded once, not once per grid point."""
+    from qa.assistant import Assistant
+    from qa.embedders import load_embedder
+
+    return Assistant(settings, embedder=_MemoEmbedder(load_embedder(settings.embedder)))
+
+
+def cli_tune(args: argparse.Namespace, settings: Settings) -> int:
+    """``qa tune [--dry-run] [--json]``: search on dev, write ``corpus/tuned.json`` (not with --dry-run)."""
+    dry_run = bool(getattr(args, "dry_run", False))
+    assistant = _assistant(settings)
+    result = tune(assistant, load_gold(), GRID, progress=sys.stderr.isatty())
+    tuned = result.tuned(provenance(result, GRID))
+    path: Path | None = None if dry_run else save_tuned(settings.corpus_dir, tuned)
+    if getattr(args, "json", False):
+        out = {
+            "file": None if path is None else str(path),
+            "weights": asdict(tuned.weights),
+            "thresholds": asdict(tuned.thresholds),
+            "provenance": dict(tuned.provenance or {}),
+            "before": result.before,
+            "after": result.after,
+            "best_weights": asdict(result.best_weights),
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
-    print("Tuned on the dev split only:")
-    print(f"  Weights:    {format_values(tuned.weights)}")
-    print(f"  Abstention: {format_values(tuned.abstention)}")
-    o = tuned.objective
+    print(f"Tuned on the dev split only ({result.n_dev} questions):")
+    print(f"  Weights:    {format_values(asdict(result.weights))}")
+    print(f"  Thresholds: {format_values(asdict(result.thresholds))}")
+    o = result.objective
     print(
         f"  Dev objective (hit@1 + MRR@10 + nDCG@5 + prefer@1): {o['before']:.4f} -> {o['after']:.4f}; "
-        f"the plain best, {o['best']:.4f}, is at {format_values(tuned.best_weights)}"
+        f"the plain best, {o['best']:.4f}, is at {format_values(asdict(result.best_weights))}"
     )
     print(f"  {'metric':<20}{'before':>10}{'after':>10}")
     for k in METRICS:
         if not k.endswith("_ms"):
-            print(f"  {k:<20}{format_metric(tuned.before[k]):>10}{format_metric(tuned.after[k]):>10}")
+            print(f"  {k:<20}{format_metric(result.before[k]):>10}{format_metric(result.after[k]):>10}")
+    if path is None:
+        print(f"--dry-run: {settings.corpus_dir / TUNED_FILE} is unchanged.")
+    else:
+        print(f"Written to {path}; every entry point reads it when it starts.")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m qa.tuning [--json]``: the dev-split grid search."""
-    parser = argparse.ArgumentParser(prog="python -m qa.tuning", description=__doc__.split("\n")[0])
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    return cli_tune(args.json)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

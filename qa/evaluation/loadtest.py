@@ -240,13 +240,13 @@ def check_answer(question: str, reply: object) -> str | None:
 
 def gold_questions(path: Path | None = None) -> list[str]:
     """Every question of the gold set (both splits), in file order."""
-    from qa.gold import GOLD_PATH, load_gold
+    from qa.evaluation.gold import GOLD_PATH, load_gold
 
     return [q.question for q in load_gold(path or GOLD_PATH)]
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
-    from qa.metrics import percentile
+    from qa.evaluation.metrics import percentile
 
     p = percentile(values, q)
     return None if p is None else round(p, 1)

@@ -1,12 +1,13 @@
-"""The gold-set run: every question of ``eval/gold.jsonl`` through ``Assistant.ask``, scored.
+"""The gold-set run and ``qa eval``: every question of ``eval/gold.jsonl`` through ``Assistant.ask``, scored.
 
 Each configuration in ``CONFIGS`` (BM25 only, vectors only, the two fused, the full pipeline, and
-the naive ``qa.baseline``) answers every gold question with ``ask(question, k=5)``, timed with
-``time.perf_counter`` after one warm-up question; when the top 5 hold nothing relevant, the
-question is asked again with k=10 for MRR@10. ``qa.metrics`` judges the results and holds the
-relevance rule; ``qa.report`` writes ``eval/REPORT.md``, ``results.json`` and ``report.png``;
-``check_thresholds`` is the gate of ``qa eval --check`` against ``eval/thresholds.json``. The
-dev-split tuner is ``qa.tuning`` (``python -m qa.evaluate --tune`` runs it).
+the naive ``qa.evaluation.baseline``) answers every gold question with ``ask(question, k=5)``, timed
+with ``time.perf_counter`` after one warm-up question; when the top 5 hold nothing relevant, the
+question is asked again with k=10 for MRR@10. ``qa.evaluation.metrics`` judges the results, holds
+the relevance rule and the run's record (``EvalRun``); ``qa.evaluation.report`` writes
+``eval/REPORT.md``, ``results.json`` and ``report.png``; ``check_thresholds`` is the gate of
+``qa eval --check`` against ``eval/thresholds.json``. The dev-split tuner is
+``qa.evaluation.tuning`` (``qa tune``).
 """
 
 from __future__ import annotations
@@ -16,74 +17,49 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
-from qa.gold import EVAL_DIR, KINDS, SPLITS, THRESHOLDS_PATH, GoldQuestion, load_gold
-from qa.metrics import METRICS, MRR_DEPTH, Judge, K, Outcome, Target, rounded, summarise
-from qa.report import format_metric, write_report
-from qa.settings import Settings, load_settings
+from qa.evaluation.gold import EVAL_DIR, SPLITS, THRESHOLDS_PATH, GoldQuestion, load_gold
+from qa.evaluation.metrics import (
+    ABSTENTION_KEYS,
+    METRICS,
+    MRR_DEPTH,
+    EvalRun,
+    Judge,
+    K,
+    Outcome,
+    Target,
+    format_metric,
+    summarise,
+)
+from qa.evaluation.report import describe_tuned, write_report
+from qa.settings import REPO_ROOT, Settings, load_settings
 
 if TYPE_CHECKING:
     from qa.answer import Answer
     from qa.assistant import Assistant
-    from qa.baseline import Baseline
+    from qa.evaluation.baseline import Baseline
     from qa.retrieve import Mode
 
 __all__ = [
     "CONFIGS",
-    "EvalRun",
     "Asker",
     "score_question",
     "askers",
     "run",
     "thresholds_from",
     "check_thresholds",
+    "tuned_source",
     "cli_eval",
-    "main",
 ]
 
 CONFIGS = ("bm25", "dense", "hybrid", "full", "baseline")
 _WARM_UP = "城市管理精细化"  # not a gold question: loads jieba and the engine before the clock runs
 
 
-# --- one run --------------------------------------------------------------------------------------
-
-
-@dataclass
-class EvalRun:
-    outcomes: list[Outcome]
-    gold: list[GoldQuestion]
-    settings: Settings
-    embedder_id: str
-    tuning: dict[str, dict[str, float]]  # the Weights and Abstention values the run used
-
-    def select(self, config: str, split: str | None = None, kind: str | None = None) -> list[Outcome]:
-        return [
-            o
-            for o in self.outcomes
-            if o.config == config and (split is None or o.split == split) and (kind is None or o.kind == kind)
-        ]
-
-    def metrics(self) -> dict[str, Any]:
-        """The ``qa eval --json`` object: splits and kinds for the full pipeline, configs on test."""
-        return {
-            "n": len(self.gold),
-            "splits": {s: rounded(summarise(self.select("full", s))) for s in SPLITS},
-            "by_kind": {k: rounded(summarise(self.select("full", kind=k))) for k in self.kinds()},
-            "configs": {c: rounded(summarise(self.select(c, "test"))) for c in self.configs()},
-        }
-
-    def configs(self) -> list[str]:
-        """The configurations the run answered, in ``CONFIGS`` order."""
-        present = {o.config for o in self.outcomes}
-        return [c for c in CONFIGS if c in present]
-
-    def kinds(self) -> list[str]:
-        """The gold set's kinds, in ``KINDS`` order, then any others alphabetically."""
-        present = {q.kind for q in self.gold}
-        return [k for k in KINDS if k in present] + sorted(present - set(KINDS))
+# --- one question ---------------------------------------------------------------------------------
 
 
 Asker = Callable[[str, int], "Answer"]
@@ -175,7 +151,7 @@ def run(
     settings = settings or (assistant.settings if assistant is not None else load_settings())
     assistant = assistant or Assistant(settings)
     if "baseline" in configs and baseline is None:
-        from qa.baseline import Baseline
+        from qa.evaluation.baseline import Baseline
 
         baseline = Baseline(settings, assistant.embedder)
     by_config = askers(configs, assistant, baseline)
@@ -200,11 +176,31 @@ def run(
         assistant.embedder.id,
         {
             "weights": asdict(weights) if isinstance(weights, Weights) else {},
-            "abstention": asdict(assistant.thresholds)
+            "thresholds": asdict(assistant.thresholds)
             if isinstance(assistant.thresholds, Thresholds)
             else {},
+            **tuned_source(assistant),
         },
     )
+
+
+def tuned_source(assistant: Assistant) -> dict[str, Any]:
+    """Where the assistant's weights and thresholds came from: ``{"file", "provenance"}``.
+
+    ``file`` is ``corpus/tuned.json`` (relative to the repository when it lies inside it) when the
+    assistant runs on exactly what that file holds, else None: no file (the code defaults), or
+    values handed to ``Assistant`` or set by a search.
+    """
+    from qa.tuned import TUNED_FILE, load_tuned
+
+    path = assistant.settings.corpus_dir / TUNED_FILE
+    tuned = assistant.tuned
+    in_use = (assistant.retriever.weights, assistant.thresholds) == (tuned.weights, tuned.thresholds)
+    if not (in_use and path.is_file() and load_tuned(path.parent) == tuned):
+        return {"file": None, "provenance": dict(tuned.provenance) if tuned.provenance else None}
+    shown = path.resolve()
+    name = str(shown.relative_to(REPO_ROOT)) if shown.is_relative_to(REPO_ROOT) else str(shown)
+    return {"file": name, "provenance": dict(tuned.provenance or {})}
 
 
 # --- thresholds -----------------------------------------------------------------------------------
@@ -265,6 +261,14 @@ def _print_table(metrics: Mapping[str, Any]) -> None:
         for name, m in rows.items():
             print(row([name, *(format_metric(m[k], k) for k in METRICS)]))
         print()
+    abstention_widths = [14, *(max(8, len(c)) for c in ABSTENTION_KEYS)]
+    print("完整流程 · 按问题类型的拒答 (abstention of the full pipeline by kind, dev+test)")
+    print("  ".join(c.ljust(w) for c, w in zip(["", *ABSTENTION_KEYS], abstention_widths, strict=True)))
+    for name, m in metrics["abstention_by_kind"].items():
+        cells = [name, *(format_metric(m[k], k) for k in ABSTENTION_KEYS)]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, abstention_widths, strict=True)))
+    print()
+    print(f"调优参数 (tuned values): {describe_tuned(metrics['tuned'])}")
 
 
 def cli_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -290,22 +294,3 @@ def cli_eval(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         print("评测达标:full pipeline 在 test 集上达到 eval/thresholds.json 的全部门槛。", file=sys.stderr)
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m qa.evaluate [--tune]``: the evaluation, or the dev-split grid search."""
-    parser = argparse.ArgumentParser(prog="python -m qa.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--tune", action="store_true", help="grid-search weights and thresholds on dev")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
-    if not args.tune:
-        return cli_eval(args, load_settings())
-    from qa.tuning import cli_tune  # here, not at the top: qa.tuning imports this module
-
-    return cli_tune(args.json)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,23 +24,28 @@ hit@1 and hit@5 (a relevant result at rank ≤ k), nDCG@5 (gains 2/1/0 as above,
 log2(rank+1), ideal = the targets' best grades in order), prefer@1 (rank 1 is in ``prefer_doc``),
 and, for MRR@10, the first relevant rank, looked up in ``ask(question, k=10)`` only when the top 5
 hold none (the full pipeline reorders draft/final pairs within its k results, so the top 5 of
-k=10 need not be the k=5 answer; ``qa.evaluate`` does the asking). Questions marked ``abstain``
+k=10 need not be the k=5 answer; ``qa.evaluation.run`` does the asking). Questions marked ``abstain``
 count only in the abstention metrics; an answerable question the assistant abstains on is still
 scored on its listed results and also counts as a false abstention. Latency is
 ``time.perf_counter`` around the k=5 call.
+
+``EvalRun`` holds one run's outcomes and summarises them: by split, by kind, by configuration, and
+abstention by kind with its counts. It lives here, below the run, the report and tuning, so each of
+those can read a run without importing the others.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from qa.documents import Collection
-from qa.gold import GoldQuestion
+from qa.evaluation.gold import KINDS, SPLITS, GoldQuestion
+from qa.settings import Settings
 from qa.structure import parse_clauses
 
 if TYPE_CHECKING:
@@ -61,7 +66,12 @@ __all__ = [
     "abstention_rates",
     "percentile",
     "summarise",
+    "ABSTENTION_KEYS",
+    "abstention_counts",
     "rounded",
+    "EvalRun",
+    "format_metric",
+    "format_values",
 ]
 
 K = 5  # the results scored, as many as ``qa ask`` shows by default
@@ -77,6 +87,16 @@ METRICS = (
     "false_abstain_rate",
     "p50_ms",
     "p95_ms",
+)
+ABSTENTION_KEYS = (
+    "n",
+    "should_abstain",
+    "abstained",
+    "right_abstentions",
+    "declined",
+    "abstain_precision",
+    "abstain_recall",
+    "false_abstain_rate",
 )
 
 Metrics = dict[str, float | None]
@@ -275,6 +295,89 @@ def summarise(outcomes: Sequence[Outcome]) -> Metrics:
     }
 
 
+def abstention_counts(outcomes: Sequence[Outcome]) -> Metrics:
+    """Abstention over a set of outcomes, with the counts behind its rates (``ABSTENTION_KEYS``).
+
+    ``declined`` counts the answerable questions abstained on; ``false_abstain_rate`` is their
+    share of the answerable questions, the rate a resident with a real question is turned away.
+    """
+    abstained = [o.abstained for o in outcomes]
+    should = [o.should_abstain for o in outcomes]
+    precision, recall, false_rate = abstention_rates(abstained, should)
+    return {  # counts stay integers, through ``rounded`` too
+        "n": len(outcomes),
+        "should_abstain": sum(should),
+        "abstained": sum(abstained),
+        "right_abstentions": sum(1 for o in outcomes if o.abstained and o.should_abstain),
+        "declined": sum(1 for o in outcomes if o.abstained and not o.should_abstain),
+        "abstain_precision": precision,
+        "abstain_recall": recall,
+        "false_abstain_rate": false_rate,
+    }
+
+
 def rounded(m: Metrics) -> Metrics:
     """The metrics as ``qa eval`` prints and saves them: 4 decimals, latencies to 0.1 ms."""
     return {k: (None if v is None else round(v, 1 if k.endswith("_ms") else 4)) for k, v in m.items()}
+
+
+# --- one run --------------------------------------------------------------------------------------
+
+
+@dataclass
+class EvalRun:
+    """Every outcome of one run of the gold set, and what the run used."""
+
+    outcomes: list[Outcome]
+    gold: list[GoldQuestion]
+    settings: Settings
+    embedder_id: str
+    # The values the run used: "weights", "thresholds", and "file" and "provenance" of corpus/tuned.json.
+    tuning: dict[str, Any]
+
+    def select(self, config: str, split: str | None = None, kind: str | None = None) -> list[Outcome]:
+        return [
+            o
+            for o in self.outcomes
+            if o.config == config and (split is None or o.split == split) and (kind is None or o.kind == kind)
+        ]
+
+    def metrics(self) -> dict[str, Any]:
+        """The ``qa eval --json`` object: splits, kinds and abstention by kind for the full pipeline,
+        configurations on test, and the tuned values' file and provenance."""
+        return {
+            "n": len(self.gold),
+            "splits": {s: rounded(summarise(self.select("full", s))) for s in SPLITS},
+            "by_kind": {k: rounded(summarise(self.select("full", kind=k))) for k in self.kinds()},
+            "configs": {c: rounded(summarise(self.select(c, "test"))) for c in self.configs()},
+            "abstention_by_kind": {
+                k: rounded(abstention_counts(self.select("full", kind=k))) for k in self.kinds()
+            },
+            "tuned": {"file": self.tuning.get("file"), "provenance": self.tuning.get("provenance")},
+        }
+
+    def configs(self) -> list[str]:
+        """The configurations the run answered, in the order it answered them."""
+        return list(dict.fromkeys(o.config for o in self.outcomes))
+
+    def kinds(self) -> list[str]:
+        """The gold set's kinds, in ``KINDS`` order, then any others alphabetically."""
+        present = {q.kind for q in self.gold}
+        return [k for k in KINDS if k in present] + sorted(present - set(KINDS))
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+
+def format_metric(v: object, key: str = "") -> str:
+    """One metric value for a table: — for None, 0.1 ms for latencies, 3 decimals otherwise."""
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.1f}" if key.endswith("_ms") else f"{v:.3f}"
+    return str(v)
+
+
+def format_values(d: Mapping[str, object]) -> str:
+    """Tuned values on one line, ``name = value, …``; — when there are none."""
+    return ", ".join(f"{k} = {v}" for k, v in d.items()) or "—"

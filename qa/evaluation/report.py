@@ -1,9 +1,10 @@
 """The evaluation report: ``eval/REPORT.md``, ``results.json`` and ``report.png`` from one run.
 
-``REPORT.md`` is for people: the run's settings and tuned values, the metric tables (full pipeline
-by split and by kind, every configuration on each split), the test questions the full pipeline
-misses at rank 1 and its abstention mistakes. ``results.json`` holds the same metrics and, one
-line per question, what each configuration returned, so two runs diff question by question.
+``REPORT.md`` is for people: the run's settings, its tuned values with the file they came from and
+that file's provenance, the metric tables (full pipeline by split and by kind, every configuration
+on each split, abstention by kind), the test questions the full pipeline misses at rank 1 and its
+abstention mistakes. ``results.json`` holds the same metrics and, one line per question, what each
+configuration returned, so two runs diff question by question.
 ``report.png`` draws hit@1 and hit@5 by kind and by configuration, with Chinese labels when a CJK
 font is installed.
 """
@@ -16,19 +17,26 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from qa.documents import Collection, load_collection
-from qa.gold import EVAL_DIR, SPLITS, GoldQuestion
-from qa.metrics import METRICS, K, Outcome, rounded, summarise
+from qa.evaluation.gold import EVAL_DIR, SPLITS, GoldQuestion
+from qa.evaluation.metrics import (
+    ABSTENTION_KEYS,
+    METRICS,
+    EvalRun,
+    K,
+    Outcome,
+    format_metric,
+    format_values,
+    rounded,
+    summarise,
+)
 from qa.settings import REPO_ROOT
 
-if TYPE_CHECKING:
-    from qa.evaluate import EvalRun
-
-__all__ = ["write_report", "format_metric", "format_values"]
+__all__ = ["write_report", "describe_tuned", "git_commit"]
 
 _KIND_ZH = {
     "citizen": "市民",
@@ -38,6 +46,10 @@ _KIND_ZH = {
     "english": "英文",
     "traditional": "繁体",
     "typo": "错别字",
+    "long": "长问题",
+    "unrelated": "无关",
+    "partial": "部分可答",
+    "detail": "细节",
     "out-of-scope": "范围外",
 }
 _CONFIG_ZH = {"bm25": "仅BM25", "dense": "仅向量", "hybrid": "混合", "full": "完整", "baseline": "朴素基线"}
@@ -48,15 +60,6 @@ _CONFIG_NOTE = {
     "full": "hybrid + everyday→official wording, clause/lead-unit/version routing, abstention (the product)",
     "baseline": "LangChain recipe: 250/50 default-separator pieces, same embedder, FAISS, no abstention",
 }
-
-
-def format_metric(v: object, key: str = "") -> str:
-    """One metric value for a table: — for None, 0.1 ms for latencies, 3 decimals otherwise."""
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.1f}" if key.endswith("_ms") else f"{v:.3f}"
-    return str(v)
 
 
 def _table(
@@ -73,7 +76,22 @@ def _table(
     return lines
 
 
-def _git_commit() -> str:
+def describe_tuned(tuned: Mapping[str, Any]) -> str:
+    """The tuned values' file and provenance on one line, as ``qa eval`` and the report show them."""
+    if tuned.get("file") is None:
+        return "not from corpus/tuned.json (code defaults, or values set by the caller)"
+    p = dict(tuned.get("provenance") or {})
+    shown = {k: p.pop(k) for k in ("date", "commit", "split", "method") if k in p}
+    objective = p.pop("objective", None)
+    if isinstance(objective, Mapping) and "before" in objective and "after" in objective:
+        shown["dev objective"] = f"{objective['before']} -> {objective['after']}"
+    p.pop("grid", None)  # the grid is long: it is in the file
+    shown.update(p)
+    return f"`{tuned['file']}` ({format_values(shown) if shown else 'no provenance recorded'})"
+
+
+def git_commit() -> str:
+    """The short commit of the repository, marked when tracked files have uncommitted changes."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
@@ -88,6 +106,13 @@ def _git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown (no git)"
     return f"{sha} (with uncommitted changes)" if dirty else sha
+
+
+def _abstention_table(rows: Mapping[str, Mapping[str, float | None]]) -> list[str]:
+    lines = ["| kind | " + " | ".join(ABSTENTION_KEYS) + " |", "|" + "---|" * (len(ABSTENTION_KEYS) + 1)]
+    for name, m in rows.items():
+        lines.append("| " + " | ".join([name, *(format_metric(m[k], k) for k in ABSTENTION_KEYS)]) + " |")
+    return lines
 
 
 def _describe(collection: Collection, q: GoldQuestion, o: Outcome) -> str:
@@ -111,7 +136,7 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
     collection = load_collection(run_.settings.corpus_dir)
     gold = {q.id: q for q in run_.gold}
     now = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    commit = _git_commit()
+    commit = git_commit()
     count = {s: sum(1 for q in run_.gold if q.split == s) for s in SPLITS}
     kind_count = {k: sum(1 for q in run_.gold if q.kind == k) for k in run_.kinds()}
     by_config = {s: {c: rounded(summarise(run_.select(c, s))) for c in run_.configs()} for s in SPLITS}
@@ -124,16 +149,17 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
         f"- Embedder: `{run_.embedder_id}` (settings `{s.embedder}`)",
         f"- Chunking: chunk_size {s.chunk_size}, chunk_overlap {s.chunk_overlap}; k = {K} (MRR looks to 10)",
         f"- Retrieval weights: {format_values(run_.tuning.get('weights', {}))}",
-        f"- Abstention thresholds: {format_values(run_.tuning.get('abstention', {}))}",
+        f"- Abstention thresholds: {format_values(run_.tuning.get('thresholds', {}))}",
+        f"- Tuned values from: {describe_tuned(metrics['tuned'])}",
         f"- Gold set: {len(run_.gold)} questions, dev {count['dev']} / test {count['test']} "
         "(`eval/gold.jsonl`; see `eval/README.md`)",
         "",
         "Written by `qa eval`. Relevance: a result counts when it is the relevant clause (or any chunk of a",
         "relevant document whose clause is null), or covers at least half of that clause, or contains an",
         "evidence string at its place in that clause; nDCG@5 gains 2 for evidence, 1 for the clause only.",
-        "Each relevant clause is credited once. Details: the docstring of `qa/metrics.py`.",
-        "Weights and abstention thresholds were tuned on the dev split only (`python -m qa.evaluate --tune`);",
-        "the test split is the honest figure.",
+        "Each relevant clause is credited once. Details: the docstring of `qa/evaluation/metrics.py`.",
+        "Weights and abstention thresholds were tuned on the dev split only (`qa tune`, which writes",
+        "`corpus/tuned.json` and records how in its provenance); the test split is the honest figure.",
         "Latency is the wall time of one `ask` on the machine that wrote this report, whatever else it was",
         "running; p95 over ~70 questions is a handful of calls and jumps with load, so compare p50s.",
         "",
@@ -156,6 +182,14 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
         *_table(metrics["by_kind"], "kind", kind_count),
         "",
         "![hit@1 and hit@5 by kind and by configuration](report.png)",
+        "",
+        "## Abstention of the full pipeline by kind (dev and test together)",
+        "",
+        "Precision: of the abstentions, the share on questions the documents do not cover. Recall: of",
+        "those questions, the share declined. Declined rate (`false_abstain_rate`): of the answerable",
+        "questions, the share declined.",
+        "",
+        *_abstention_table(metrics["abstention_by_kind"]),
         "",
         "## Test-split questions the full pipeline misses at rank 1",
         "",
@@ -217,11 +251,6 @@ def _json_lines(results: Mapping[str, Any]) -> str:
     head = json.dumps({k: v for k, v in results.items() if k != "questions"}, ensure_ascii=False, indent=1)
     rows = ",\n".join(json.dumps(q, ensure_ascii=False) for q in results["questions"])
     return f'{head[:-2]},\n "questions": [\n{rows}\n ]\n}}\n'
-
-
-def format_values(d: Mapping[str, object]) -> str:
-    """Tuned values on one line, ``name = value, …``; — when there are none."""
-    return ", ".join(f"{k} = {v}" for k, v in d.items()) or "—"
 
 
 def _cjk_font() -> str | None:

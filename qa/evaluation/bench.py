@@ -1,6 +1,6 @@
 """``qa bench``: how fast and how big the assistant is on this machine, next to the naive baseline.
 
-One run measures, for the assistant and for ``qa.baseline`` alike:
+One run measures, for the assistant and for ``qa.evaluation.baseline`` alike:
 
 * ``build_s``: a fresh index build into a temporary folder (the embedder is loaded before the
   clock starts; chunking, embedding, BM25 and writing are inside it).
@@ -12,7 +12,7 @@ One run measures, for the assistant and for ``qa.baseline`` alike:
   bigger one). It runs the configured embedder only; the child reports whether
   ``sentence_transformers`` or ``torch`` got imported.
 * ``p50_ms`` / ``p95_ms``: in-process latency of ``ask(question, k=5)`` over every gold question
-  (both splits), timed by ``qa.evaluate.run`` after a warm-up question.
+  (both splits), timed by ``qa.evaluation.run.run`` after a warm-up question.
 * ``hit_at_1`` / ``hit_at_5``: on the gold set's TEST split, judged as ``qa eval`` judges.
 
 ``ratios`` divides ours by the baseline's (quality above 1 is better, time and memory below 1).
@@ -40,7 +40,7 @@ from qa.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
     from qa.embedders import Embedder
-    from qa.gold import GoldQuestion
+    from qa.evaluation.gold import GoldQuestion
 
 __all__ = [
     "KEYS",
@@ -63,7 +63,7 @@ _COLD_CHILD = r"""
 import json, resource, sys, time
 began = time.perf_counter()
 from pathlib import Path
-import qa.index, qa.baseline
+import qa.index
 from qa.settings import Settings
 
 def _refuse(*args, **kwargs):
@@ -82,16 +82,17 @@ def _peak_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 qa.index.build_index = _refuse
-qa.baseline.Baseline._build = _refuse
 spec = json.loads(sys.argv[1])
 fields = spec["settings"]
 settings = Settings(**{k: Path(v) if k.endswith(("_dir", "_log")) else v for k, v in fields.items()})
 if spec["pipeline"] == "assistant":
+    # Only what qa ask and qa serve import: the measurement tooling stays out of the figure.
     from qa.assistant import Assistant
     imported = time.perf_counter()
     engine = Assistant(settings)
 else:
-    from qa.baseline import Baseline
+    from qa.evaluation.baseline import Baseline
+    Baseline._build = _refuse
     imported = time.perf_counter()
     engine = Baseline(settings)
 loaded = time.perf_counter()
@@ -123,8 +124,8 @@ def _settings_json(settings: Settings) -> dict[str, object]:
 
 def measure_build(settings: Settings, embedder: Embedder) -> tuple[float, float]:
     """Seconds of a fresh build of (our index, the baseline index) into ``settings.index_dir``."""
-    from qa.baseline import build_seconds
     from qa.documents import load_collection
+    from qa.evaluation.baseline import build_seconds
     from qa.index import ensure_index
     from qa.lexicon import load_lexicon
     from qa.tokens import Tokenizer
@@ -196,10 +197,10 @@ def measure_questions(
         ``{"ours": {...}, "baseline": {...}}`` with p50_ms, p95_ms, hit_at_1, hit_at_5, n_latency, n_test.
     """
     from qa.assistant import Assistant
-    from qa.baseline import Baseline
-    from qa.evaluate import run
-    from qa.gold import load_gold
-    from qa.metrics import summarise
+    from qa.evaluation.baseline import Baseline
+    from qa.evaluation.gold import load_gold
+    from qa.evaluation.metrics import summarise
+    from qa.evaluation.run import run
 
     gold = list(gold) if gold is not None else load_gold()
     assistant = Assistant(settings, embedder=embedder)

@@ -1,0 +1,287 @@
+"""The gold-set run: scoring one question, every configuration end to end, the gate and ``qa eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from qa.answer import Answer
+from qa.documents import Collection, Document, Version
+from qa.evaluation import run as evaluation_run
+from qa.evaluation.gold import GoldQuestion, Relevant, load_gold
+from qa.evaluation.metrics import METRICS, EvalRun, Judge, Outcome
+from qa.evaluation.run import check_thresholds, thresholds_from, tuned_source
+from qa.settings import Settings
+from qa.tuned import Weights
+from tests.conftest import CORPUS
+from tests.fake_embedder import FakeEmbedder
+
+# --- the gate -------------------------------------------------------------------------------------
+
+
+def test_thresholds_round_minimums_down_and_the_maximum_up() -> None:
+    metrics = {
+        "hit_at_1": 0.5789,
+        "hit_at_5": 0.57,  # 0.57 * 100 is 56.99999999999999: must not become 0.56
+        "mrr_at_10": 2 / 3,
+        "prefer_at_1": 1.0,
+        "abstain_recall": 0.0,
+        "false_abstain_rate": 0.0357,
+    }
+    t = thresholds_from(metrics)
+    assert t["min"] == {
+        "hit_at_1": 0.57,
+        "hit_at_5": 0.57,
+        "mrr_at_10": 0.66,
+        "prefer_at_1": 1.0,
+        "abstain_recall": 0.0,
+    }
+    assert t["max"] == {"false_abstain_rate": 0.04}
+    assert check_thresholds(metrics, t) == []
+
+
+def test_check_thresholds_names_each_miss() -> None:
+    t = {"min": {"hit_at_1": 0.6, "hit_at_5": 0.8}, "max": {"false_abstain_rate": 0.02}}
+    failures = check_thresholds({"hit_at_1": 0.59, "hit_at_5": None, "false_abstain_rate": 0.03}, t)
+    assert len(failures) == 3
+    assert failures[0].startswith("hit_at_1 = 0.590 is below the minimum 0.6")
+    assert "hit_at_5" in failures[1] and "false_abstain_rate" in failures[2]
+    assert check_thresholds({"hit_at_1": 0.6, "hit_at_5": 0.8, "false_abstain_rate": 0.02}, t) == []
+
+
+# --- scoring one question -------------------------------------------------------------------------
+
+_FINAL = (
+    "一、市容\n1.整治街区。建设美丽街区5个。(牵头单位:区甲局)\n2.管好停车。新增泊位700个。(牵头单位:区乙局)\n"
+)
+_DRAFT = "一、市容\n1.整治街区。建设美丽街区5个。(牵头单位:区甲局)\n"
+
+
+def _doc(doc_id: str, text: str, version: Version) -> Document:
+    return Document(
+        doc_id=doc_id,
+        role="superseded-plan" if version == "draft" else "current-plan",
+        title=doc_id,
+        issuer="区政府",
+        issuer_short="区政府",
+        date=None,
+        version=version,
+        authority="superseded" if version == "draft" else "current",
+        layout="tasks",
+        describes=None,
+        text=text,
+    )
+
+
+@pytest.fixture
+def tiny() -> Collection:
+    return Collection("tiny", (_doc("plan-final", _FINAL, "final"), _doc("plan-draft", _DRAFT, "draft")))
+
+
+@dataclass(frozen=True)
+class Piece:
+    doc_id: str
+    clause: int | str | None
+    start: int
+    end: int
+
+
+def _q(relevant: list[tuple[str, int | str | None]], evidence: list[str], **kw: object) -> GoldQuestion:
+    base = GoldQuestion(
+        "q", "?", "citizen", "test", tuple(Relevant(d, c) for d, c in relevant), tuple(evidence), None, False
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def _span(text: str, part: str) -> tuple[int, int]:
+    at = text.index(part)
+    return at, at + len(part)
+
+
+class StubAsker:
+    """Answers from a fixed ranking; records the k of every call."""
+
+    def __init__(self, ranking: list[Piece]) -> None:
+        self.ranking = ranking
+        self.calls: list[int] = []
+
+    def __call__(self, question: str, k: int) -> Answer:
+        self.calls.append(k)
+        return Answer(question, False, "", [_result(i, p) for i, p in enumerate(self.ranking[:k], start=1)])
+
+
+def _result(rank: int, p: Piece):  # noqa: ANN202 - a Result with only what the judge reads
+    from qa.answer import Result
+
+    return Result(rank, p.doc_id, "", None, p.clause, "", "", [], "", p.start, p.end, "", 0, 0, 0.0, "", None)
+
+
+def test_score_looks_past_rank_5_only_when_the_top_5_miss(tiny: Collection) -> None:
+    judge = Judge(tiny)
+    q = _q([("plan-final", 2)], ["新增泊位700个"], prefer_doc="plan-final")
+    task2 = _span(_FINAL, "2.管好停车。新增泊位700个。(牵头单位:区乙局)")
+    miss = Piece("plan-draft", 1, 0, 5)
+    late = StubAsker([miss] * 6 + [Piece("plan-final", 2, *task2)])
+    o = evaluation_run.score_question(q, "full", late, judge)
+    assert late.calls == [5, 10]
+    assert o.first_rank == 7 and o.gains == (0, 0, 0, 0, 0) and o.top_doc == "plan-draft"
+    early = StubAsker([miss, Piece("plan-final", 2, *task2)])
+    o = evaluation_run.score_question(q, "full", early, judge)
+    assert early.calls == [5]
+    assert (o.first_rank, o.gains, o.ideal) == (2, (0, 2), (2,))
+    assert o.latency_ms > 0
+
+
+# --- end to end with a fake embedder --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_assistant(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - Assistant, imported lazily
+    from qa.assistant import Assistant
+
+    settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("eval") / "index")
+    return Assistant(settings, embedder=FakeEmbedder(dim=256))
+
+
+@pytest.fixture(scope="module")
+def small_gold() -> list[GoldQuestion]:
+    gold = load_gold()
+    return [
+        next(q for q in gold if q.split == s and q.kind == k)
+        for s in ("dev", "test")
+        for k in ("citizen", "out-of-scope", "version")
+    ]
+
+
+def test_run_answers_every_question_once_per_configuration(
+    fake_assistant, small_gold, tmp_path: Path
+) -> None:  # noqa: ANN001
+    from qa.evaluation.baseline import Baseline
+
+    baseline = Baseline(
+        replace(fake_assistant.settings, index_dir=tmp_path / "index"), fake_assistant.embedder
+    )
+    result = evaluation_run.run(
+        ["bm25", "full", "baseline"], assistant=fake_assistant, baseline=baseline, gold=small_gold
+    )
+    assert len(result.outcomes) == 3 * len(small_gold)
+    assert {o.config for o in result.outcomes} == {"bm25", "full", "baseline"}
+    assert all(o.latency_ms > 0 for o in result.outcomes)
+    assert not any(o.abstained for o in result.outcomes if o.config != "full")
+    test_only = evaluation_run.run(["bm25"], split="test", assistant=fake_assistant, gold=small_gold)
+    assert {o.split for o in test_only.outcomes} == {"test"} and test_only.metrics()["n"] == 3
+
+    m = result.metrics()
+    assert set(m) == {"n", "splits", "by_kind", "configs", "abstention_by_kind", "tuned"}
+    assert set(m["splits"]) == {"dev", "test"} and list(m["configs"]) == ["bm25", "full", "baseline"]
+    assert set(m["by_kind"]) == set(m["abstention_by_kind"]) == {"citizen", "out-of-scope", "version"}
+    for block in (*m["splits"].values(), *m["by_kind"].values(), *m["configs"].values()):
+        assert tuple(block) == METRICS
+    assert m["abstention_by_kind"]["out-of-scope"]["n"] == 2
+    # The assistant runs on corpus/tuned.json: the run names the file and carries its provenance.
+    assert m["tuned"]["file"] == "corpus/tuned.json"
+    assert m["tuned"]["provenance"] == dict(fake_assistant.tuned.provenance or {})
+    assert result.tuning["weights"]["dense"] == fake_assistant.retriever.weights.dense
+    assert set(result.tuning) == {"weights", "thresholds", "file", "provenance"}
+
+
+def test_tuned_source_names_the_file_only_when_its_values_are_in_use(fake_assistant) -> None:  # noqa: ANN001
+    assert tuned_source(fake_assistant)["file"] == "corpus/tuned.json"
+    old = fake_assistant.retriever.weights
+    fake_assistant.retriever.weights = Weights(dense=old.dense + 0.1)
+    try:
+        assert tuned_source(fake_assistant)["file"] is None
+    finally:
+        fake_assistant.retriever.weights = old
+
+
+def test_unknown_configuration_and_split_are_refused(fake_assistant, small_gold) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="unknown configuration"):
+        evaluation_run.run(["rerank"], assistant=fake_assistant, gold=small_gold)
+    with pytest.raises(ValueError, match="unknown split"):
+        evaluation_run.run(["full"], split="train", assistant=fake_assistant, gold=small_gold)
+
+
+# --- qa eval --------------------------------------------------------------------------------------
+
+
+_PROVENANCE = {
+    "date": "2026-12-01T10:00:00+08:00",
+    "commit": "abc1234",
+    "split": "dev",
+    "grid": {"dense": [0.6]},
+}
+
+
+def _canned_run(settings: Settings) -> EvalRun:
+    gold = [
+        GoldQuestion("a", "问", "citizen", "test", (Relevant("plan-final", 1),), (), "plan-final", False),
+        GoldQuestion("b", "问", "out-of-scope", "test", (), (), None, True),
+        GoldQuestion("c", "问", "citizen", "dev", (Relevant("plan-final", 1),), (), "plan-final", False),
+    ]
+    outcomes = [
+        Outcome(
+            "a", "full", "test", "citizen", False, False, 2, (0, 1), (1,), "plan-final", "plan-final", 5.0
+        ),
+        Outcome("b", "full", "test", "out-of-scope", True, True, None, (), (), None, None, 6.0),
+        Outcome("c", "full", "dev", "citizen", False, False, 1, (1,), (1,), "plan-final", "plan-final", 7.0),
+    ]
+    return EvalRun(outcomes, gold, settings, "fake", {"file": "corpus/tuned.json", "provenance": _PROVENANCE})
+
+
+def test_cli_json_prints_exactly_the_metrics_object(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(corpus_dir=CORPUS)
+    monkeypatch.setattr(evaluation_run, "run", lambda *a, **kw: _canned_run(settings))
+    args = argparse.Namespace(json=True, no_write=True, check=False)
+    assert evaluation_run.cli_eval(args, settings) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == json.loads(json.dumps(_canned_run(settings).metrics()))
+    assert out["n"] == 3
+    assert out["splits"]["test"]["hit_at_1"] == 0.0 and out["splits"]["dev"]["hit_at_1"] == 1.0
+    assert out["splits"]["test"]["abstain_recall"] == 1.0
+    assert out["by_kind"]["out-of-scope"]["hit_at_1"] is None
+    assert list(out["configs"]) == ["full"]
+    assert out["abstention_by_kind"]["out-of-scope"]["abstain_recall"] == 1.0
+    assert out["abstention_by_kind"]["citizen"]["false_abstain_rate"] == 0.0
+    assert out["tuned"] == {"file": "corpus/tuned.json", "provenance": _PROVENANCE}
+
+
+def test_cli_table_names_the_tuned_values_and_abstention_by_kind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(corpus_dir=CORPUS)
+    monkeypatch.setattr(evaluation_run, "run", lambda *a, **kw: _canned_run(settings))
+    args = argparse.Namespace(json=False, no_write=True, check=False)
+    assert evaluation_run.cli_eval(args, settings) == 0
+    out = capsys.readouterr().out
+    assert "`corpus/tuned.json` (date = 2026-12-01T10:00:00+08:00, commit = abc1234, split = dev)" in out
+    assert "abstention of the full pipeline by kind" in out and "declined" in out
+
+
+def test_cli_check_fails_below_a_threshold(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    settings = Settings(corpus_dir=CORPUS)
+    monkeypatch.setattr(evaluation_run, "run", lambda *a, **kw: _canned_run(settings))
+    gate = tmp_path / "thresholds.json"
+    monkeypatch.setattr(evaluation_run, "THRESHOLDS_PATH", gate)
+    args = argparse.Namespace(json=False, no_write=True, check=True)
+    gate.write_text(json.dumps({"min": {"hit_at_1": 0.5}, "max": {"false_abstain_rate": 0.0}}))
+    assert evaluation_run.cli_eval(args, settings) == 1
+    assert "hit_at_1 = 0.000 is below the minimum 0.5" in capsys.readouterr().err
+    gate.write_text(json.dumps({"min": {"hit_at_5": 1.0}, "max": {"false_abstain_rate": 0.0}}))
+    assert evaluation_run.cli_eval(args, settings) == 0
+
+
+def test_qa_eval_is_a_subcommand(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from qa.cli import main
+
+    monkeypatch.setattr(evaluation_run, "run", lambda *a, settings, **kw: _canned_run(settings))
+    assert main(["eval", "--json", "--no-write"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 3

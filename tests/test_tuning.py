@@ -1,0 +1,168 @@
+"""Tuning on the dev split, and ``qa tune`` writing corpus/tuned.json (into a copy of the corpus)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from qa.answer import Answer
+from qa.evaluation import run as evaluation_run
+from qa.evaluation import tuning
+from qa.evaluation.gold import GoldQuestion, load_gold
+from qa.evaluation.metrics import METRICS, summarise
+from qa.settings import Settings
+from qa.tuned import TUNED_FILE, Thresholds, Weights, load_tuned
+from tests.conftest import CORPUS
+from tests.fake_embedder import FakeEmbedder
+
+_TINY_GRID = {"dense": (0.4, 0.6), "draft_penalty": (0.0, 0.8), "min_dense": (0.5, 2.0), "min_bm25": (3.0,)}
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tune") / "index"
+
+
+@pytest.fixture(scope="module")
+def fake_assistant(index_dir: Path):  # noqa: ANN201 - Assistant, imported lazily
+    from qa.assistant import Assistant
+
+    return Assistant(Settings(corpus_dir=CORPUS, index_dir=index_dir), embedder=FakeEmbedder(dim=256))
+
+
+@pytest.fixture(scope="module")
+def small_gold() -> list[GoldQuestion]:
+    gold = load_gold()
+    return [
+        next(q for q in gold if q.split == s and q.kind == k)
+        for s in ("dev", "test")
+        for k in ("citizen", "out-of-scope", "version")
+    ]
+
+
+def test_tune_reads_only_the_dev_split(fake_assistant, small_gold, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    asked: list[str] = []
+    real_ask = fake_assistant.ask
+
+    def spy(question: object, k: int | None = None, doc: str | None = None, mode: str = "full") -> Answer:
+        asked.append(str(question))
+        return real_ask(question, k=k, doc=doc, mode=mode)
+
+    monkeypatch.setattr(fake_assistant, "ask", spy)
+    grid = {
+        "dense": (0.4, 0.6),
+        "draft_penalty": (0.0, 0.8),
+        "unit_boost": (0.5,),
+        "min_dense": (0.5, 2.0),
+        "min_bm25": (3.0, 1e9),
+    }
+    before_w, before_t = fake_assistant.retriever.weights, fake_assistant.thresholds
+    result = tuning.tune(fake_assistant, small_gold, grid=grid)
+    test_questions = {q.question for q in small_gold if q.split == "test"}
+    assert asked and not test_questions & set(asked)
+    assert result.n_dev == 3
+    assert result.weights.dense in (0.4, 0.6) and result.weights.draft_penalty in (0.0, 0.8)
+    assert result.thresholds.min_dense in (0.5, 2.0) and result.thresholds.min_bm25 in (3.0, 1e9)
+    # Fields the grid does not name keep the assistant's values.
+    assert result.weights.doc_boost == before_w.doc_boost
+    assert result.thresholds.off_topic_bm25 == before_t.off_topic_bm25
+    # The search leaves the assistant as it found it.
+    assert (fake_assistant.retriever.weights, fake_assistant.thresholds) == (before_w, before_t)
+
+
+def test_tuned_values_reproduce_their_dev_metrics(fake_assistant, small_gold) -> None:  # noqa: ANN001
+    grid = {"dense": (0.3, 0.7), "draft_penalty": (0.0, 1.6), "unit_boost": (0.0,), "min_dense": (0.5,)}
+    result = tuning.tune(fake_assistant, small_gold, grid=grid)
+    assert isinstance(result.weights, Weights) and isinstance(result.thresholds, Thresholds)
+    old = fake_assistant.retriever.weights, fake_assistant.thresholds
+    fake_assistant.retriever.weights, fake_assistant.thresholds = result.weights, result.thresholds
+    try:
+        again = summarise(
+            evaluation_run.run(["full"], split="dev", assistant=fake_assistant, gold=small_gold).outcomes
+        )
+    finally:
+        fake_assistant.retriever.weights, fake_assistant.thresholds = old
+    for key in METRICS:
+        if not key.endswith("_ms"):
+            assert again[key] == result.after[key], key
+
+
+def test_tune_needs_dev_questions(fake_assistant, small_gold) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="no dev question"):
+        tuning.tune(fake_assistant, [q for q in small_gold if q.split == "test"], grid=_TINY_GRID)
+
+
+def test_tuning_moves_the_defaults_only_for_more_than_one_question() -> None:
+    # (objective, distance from the defaults in grid steps, candidate)
+    scored = [(3.80, 0.0, "defaults"), (3.83, 1.0, "near"), (3.85, 3.0, "best")]
+    assert tuning._nearest_within(scored, 3.85 - 0.03, higher_is_better=True) == "near"
+    assert tuning._nearest_within(scored, 3.85 - 0.01, higher_is_better=True) == "best"
+    assert tuning._nearest_within(scored, 3.85 - 0.06, higher_is_better=True) == "defaults"
+    costs = [(4.0, 0.0, "defaults"), (2.0, 2.0, "fewer"), (3.0, 1.0, "between")]
+    assert tuning._nearest_within(costs, 2.0 + 1.0, higher_is_better=False) == "between"
+    dev = [GoldQuestion(str(i), "?", "citizen", "dev", (), (), None, i >= 8) for i in range(10)]
+    assert tuning._one_question(dev) == 4.0 / 8
+
+
+# --- qa tune --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path, index_dir: Path, small_gold, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: ANN001
+    """A copy of corpus/ to tune into, a tiny grid, a few gold questions and the fake embedder.
+
+    The copy has the same documents, so the module's fake index (``index_dir``) is reused.
+    """
+    from qa.assistant import Assistant
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    monkeypatch.setattr(tuning, "GRID", _TINY_GRID)
+    monkeypatch.setattr(tuning, "load_gold", lambda: small_gold)
+    monkeypatch.setattr(
+        tuning, "_assistant", lambda settings: Assistant(settings, embedder=FakeEmbedder(dim=256))
+    )
+    return corpus
+
+
+def _tune(corpus: Path, index_dir: Path, *options: str) -> int:
+    from qa.cli import main
+
+    return main(["--corpus-dir", str(corpus), "--index-dir", str(index_dir), "tune", *options])
+
+
+def test_qa_tune_writes_tuned_json_that_round_trips(
+    corpus_copy: Path, index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ours = (CORPUS / TUNED_FILE).read_bytes()
+    assert _tune(corpus_copy, index_dir, "--json") == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["file"] == str(corpus_copy / TUNED_FILE)
+    tuned = load_tuned(corpus_copy)
+    assert tuned.weights == Weights(**printed["weights"]) and tuned.thresholds == Thresholds(
+        **printed["thresholds"]
+    )
+    assert tuned.weights.dense in (0.4, 0.6) and tuned.thresholds.min_dense in (0.5, 2.0)
+    p = dict(tuned.provenance or {})
+    assert p == printed["provenance"]
+    assert p["split"] == "dev" and p["n_questions"] == 3
+    assert p["grid"] == {k: list(v) for k, v in _TINY_GRID.items()}
+    assert set(p["objective"]) == {"before", "after", "best"}
+    assert datetime.fromisoformat(str(p["date"])).tzinfo is not None
+    assert isinstance(p["commit"], str) and p["commit"]
+    assert (CORPUS / TUNED_FILE).read_bytes() == ours, "the repository's corpus/ is never tuned by a test"
+
+
+def test_qa_tune_dry_run_writes_nothing(
+    corpus_copy: Path, index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (corpus_copy / TUNED_FILE).read_bytes()
+    assert _tune(corpus_copy, index_dir, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "Tuned on the dev split only (3 questions)" in out and "--dry-run" in out
+    assert (corpus_copy / TUNED_FILE).read_bytes() == before
+    assert sorted(p.name for p in corpus_copy.glob(".tuned-*")) == []
