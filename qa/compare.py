@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from qa.documents import Collection, Document
 from qa.structure import Clause, parse_clauses
@@ -129,6 +130,13 @@ def align_tasks(draft: Document, final: Document) -> list[TaskPair]:
     every draft task in ``draft_merged``. Ordered by final number, a removed task placed after
     the final task its draft predecessor became.
     """
+    return list(_aligned(draft, final))
+
+
+# Scoring every draft task against every final one takes a fifth of a second; the same two texts
+# always align the same way, and every assistant, the page and the evaluation ask for them.
+@lru_cache(maxsize=4)
+def _aligned(draft: Document, final: Document) -> tuple[TaskPair, ...]:
     dc, fc = _tasks(draft), _tasks(final)
     d_body = {n: _LEAD.sub("", _text(draft, c)) for n, c in dc.items()}
     f_body = {n: _LEAD.sub("", _text(final, c)) for n, c in fc.items()}
@@ -159,7 +167,7 @@ def align_tasks(draft: Document, final: Document) -> list[TaskPair]:
         after = max((f for n, f in match.items() if n < d), default=0) + 0.5
         section = _HEADING_NUMBER.sub("", dc[d].section, count=1)
         pairs.append((after, TaskPair(d, None, "removed", 0.0, True, (), dc[d].title, "", section)))
-    return [pair for _, pair in sorted(pairs, key=lambda kp: kp[0])]
+    return tuple(pair for _, pair in sorted(pairs, key=lambda kp: kp[0]))
 
 
 def pair_texts(pair: TaskPair, draft: Document, final: Document) -> tuple[str, str]:
