@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Literal
 
 from qa.documents import Collection, Document
@@ -142,7 +143,16 @@ def align_tasks(draft: Document, final: Document, unit_aliases: Mapping[str, str
     every draft task in ``draft_merged``. Ordered by final number, a removed task placed after
     the final task its draft predecessor became.
     """
-    aliases = unit_aliases
+    return list(_aligned(draft, final, tuple(sorted(unit_aliases.items()))))
+
+
+# Scoring every draft task against every final one takes a fifth of a second; the same two texts
+# always align the same way, and every assistant, the page and the evaluation ask for them.
+@lru_cache(maxsize=4)
+def _aligned(
+    draft: Document, final: Document, alias_items: tuple[tuple[str, str], ...]
+) -> tuple[TaskPair, ...]:
+    aliases = dict(alias_items)
     dc, fc = _tasks(draft), _tasks(final)
     d_body = {n: strip_lead_note(_text(draft, c)).rstrip() for n, c in dc.items()}
     f_body = {n: strip_lead_note(_text(final, c)).rstrip() for n, c in fc.items()}
@@ -173,7 +183,7 @@ def align_tasks(draft: Document, final: Document, unit_aliases: Mapping[str, str
         after = max((f for n, f in match.items() if n < d), default=0) + 0.5
         section = strip_heading_number(dc[d].section)
         pairs.append((after, TaskPair(d, None, "removed", 0.0, True, (), dc[d].title, "", section)))
-    return [pair for _, pair in sorted(pairs, key=lambda kp: kp[0])]
+    return tuple(pair for _, pair in sorted(pairs, key=lambda kp: kp[0]))
 
 
 def pair_texts(pair: TaskPair, draft: Document, final: Document) -> tuple[str, str]:

@@ -1,15 +1,54 @@
-"""Shared fixtures: the real corpus (ten documents, small enough to use directly)."""
+"""Shared fixtures: the real corpus, the real assistant and one index built with the fake embedder.
+
+Nothing a test builds or writes lands in the repository: for the whole session ``QA_INDEX_DIR`` and
+``QA_FEEDBACK_LOG`` point into pytest's temporary folder, so ``load_settings()``, a ``qa`` child
+process and a server started by a test all use the index the ``assistant`` fixture built there.
+
+Markers (``make check`` runs ``-m "not slow and not browser"``, ``make test`` runs everything):
+
+- ``slow``: the real model, a server or a child process. A test that asks for ``assistant``, even
+  through another fixture, is marked ``slow`` here, so the fast suite never loads the model.
+- ``browser``: a real headless Chromium.
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from qa.documents import Collection, load_collection
+from qa.index import Index, build_index
+from qa.lexicon import load_lexicon
+from qa.settings import Settings, load_settings
+from qa.tokens import Tokenizer
+from tests.fake_embedder import FakeEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "assistant" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's own folder for the real index and the feedback log."""
+    return tmp_path_factory.mktemp("session")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_repository(session_dir: Path) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QA_INDEX_DIR", str(session_dir / "index"))
+        mp.setenv("QA_FEEDBACK_LOG", str(session_dir / "feedback" / "feedback.jsonl"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +62,59 @@ def source_text() -> str:
 
 
 @pytest.fixture(scope="session")
-def assistant():
-    """The real assistant: bundled e5 model and the index in index/ (built once, then reused)."""
+def assistant(session_dir: Path):
+    """The real assistant: the bundled e5 model, its index built once per session in ``session_dir``."""
     from qa.assistant import Assistant
-    from qa.settings import load_settings
 
-    return Assistant(load_settings())
+    return Assistant(
+        load_settings(
+            index_dir=session_dir / "index", feedback_log=session_dir / "feedback" / "feedback.jsonl"
+        )
+    )
+
+
+@dataclass
+class FakeIndex:
+    """An index of the whole corpus built with :class:`FakeEmbedder`, and what it was built from."""
+
+    settings: Settings
+    collection: Collection
+    tokenizer: Tokenizer
+    embedder: FakeEmbedder
+    index: Index
+
+
+@pytest.fixture(scope="session")
+def fake_index(tmp_path_factory: pytest.TempPathFactory) -> FakeIndex:
+    """Built once per session from a private copy of corpus/; read it, never change it."""
+    root = tmp_path_factory.mktemp("fake-index")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = load_settings(
+        corpus_dir=corpus, index_dir=root / "index", feedback_log=root / "feedback.jsonl"
+    )
+    collection = load_collection(corpus)
+    tokenizer = Tokenizer(load_lexicon(corpus / "lexicon").dictionary_words())
+    embedder = FakeEmbedder()
+    index = build_index(collection, embedder, tokenizer, settings)
+    return FakeIndex(settings, collection, tokenizer, embedder, index)
+
+
+@pytest.fixture
+def fake_index_copy(fake_index: FakeIndex, tmp_path: Path) -> FakeIndex:
+    """A private copy of ``fake_index`` in ``tmp_path/index``, free to change or damage.
+
+    Its embedder is a fresh FakeEmbedder, so ``embedder.calls`` shows what this test embedded.
+    """
+    target = tmp_path / "index"
+    shutil.copytree(fake_index.settings.index_dir, target)
+    settings = replace(fake_index.settings, index_dir=target, feedback_log=tmp_path / "feedback.jsonl")
+    return replace(fake_index, settings=settings, embedder=FakeEmbedder())
+
+
+@pytest.fixture(scope="session")
+def fake_assistant(fake_index: FakeIndex):
+    """The assistant over ``fake_index``: no model, loaded in a fraction of a second."""
+    from qa.assistant import Assistant
+
+    return Assistant(fake_index.settings, embedder=FakeEmbedder())

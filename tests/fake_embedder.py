@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,6 +33,12 @@ __all__ = ["FakeEmbedder"]
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+@lru_cache(maxsize=1 << 16)
+def _crc32(feature: str) -> int:
+    # A whole corpus repeats a few thousand characters and bigrams: hash each one once.
+    return zlib.crc32(feature.encode("utf-8"))
 
 
 class FakeEmbedder:
@@ -77,7 +84,7 @@ class FakeEmbedder:
         Returns:
             ``zlib.crc32(feature.encode("utf-8")) % dim``.
         """
-        return zlib.crc32(feature.encode("utf-8")) % self.dim
+        return _crc32(feature) % self.dim
 
     def vector(self, text: str) -> np.ndarray:
         """The unit float32 vector of one text.
@@ -88,9 +95,8 @@ class FakeEmbedder:
         Returns:
             Array of shape ``(dim,)`` with L2 norm 1.
         """
-        counts = np.zeros(self.dim, dtype=np.float64)
-        for feat in self.features(text):
-            counts[self.bucket(feat)] += 1.0
+        buckets = [_crc32(feat) % self.dim for feat in self.features(text)]
+        counts = np.bincount(buckets, minlength=self.dim).astype(np.float64)
         return (counts / np.linalg.norm(counts)).astype(np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

@@ -235,6 +235,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.st
+@pytest.mark.slow  # imports torch
 def test_st_loads_bundled_minilm_offline(minilm_folder: Path, offline: None) -> None:
     emb = load_embedder(f"st:{minilm_folder}")
     assert isinstance(emb, SentenceTransformerEmbedder)
@@ -259,6 +260,7 @@ def test_st_loads_bundled_minilm_offline(minilm_folder: Path, offline: None) -> 
 
 
 @pytest.mark.st
+@pytest.mark.slow  # imports torch
 def test_st_applies_the_prompt_chosen_by_name(minilm_folder: Path, offline: None, tmp_path: Path) -> None:
     # The same MiniLM weights under a folder named like an e5 model must get e5's prefixes.
     alias = tmp_path / "multilingual-e5-small"
@@ -276,6 +278,7 @@ def test_st_applies_the_prompt_chosen_by_name(minilm_folder: Path, offline: None
 
 
 @pytest.mark.st
+@pytest.mark.slow  # imports torch
 def test_st_unknown_model_offline_is_a_clear_error(minilm_folder: Path, offline: None) -> None:
     with pytest.raises(EmbedderUnavailable, match="cannot load the sentence-transformers model"):
         load_embedder("st:no-such-org/no-such-model-xyz")
@@ -303,6 +306,7 @@ def test_fake_embedder_is_deterministic() -> None:
     assert float(first[0] @ first[0]) == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # child processes
 def test_fake_embedder_is_the_same_in_every_process() -> None:
     # Python's hash() of a str changes with PYTHONHASHSEED; the fake must not.
     code = (

@@ -1,8 +1,10 @@
 """Faults on disk and crashes: each ends in an automatic rebuild or one clear error, never an answer
 from a stale or damaged index; the feedback log keeps only whole lines.
 
-Most tests use the FakeEmbedder and an index in ``tmp_path`` (a build takes about a second); one
-uses the real model on a copy of the real index, where nothing has to be rebuilt.
+Every test starts from its own copy of the session's fake-embedder index (``fake_index_copy``), so
+only what a fault forces is rebuilt, with the FakeEmbedder (a fraction of a second). One slow test
+uses the real model on a copy of the real index, where nothing has to be rebuilt; the builds killed
+by SIGKILL and the feedback writer killed mid-append run in child processes and are slow too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,14 +29,16 @@ from qa.errors import IndexError_
 from qa.feedback import append_feedback, feedback_record, read_feedback
 from qa.index import expected_manifest, load_index
 from qa.settings import REPO_ROOT, Settings, load_settings
+from tests.conftest import FakeIndex
 from tests.fake_embedder import FakeEmbedder
 
 QUESTION = "加装电梯有什么计划?"
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return load_settings(index_dir=tmp_path / "index")
+def settings(fake_index_copy: FakeIndex) -> Settings:
+    """A valid fake-embedder index in ``tmp_path/index``, built from a private copy of corpus/."""
+    return fake_index_copy.settings
 
 
 def _assistant(settings: Settings, embedder: FakeEmbedder | None = None) -> Assistant:
@@ -68,13 +73,12 @@ def _leftovers(parent: Path) -> list[Path]:
 
 
 def test_missing_index_folder_is_built_then_reused(settings):
+    expected = _spans(_assistant(settings))
+    shutil.rmtree(settings.index_dir)
     first = _assistant(settings)
     assert first.built and (settings.index_dir / "manifest.json").is_file()
     assert not _assistant(settings).built
-    shutil.rmtree(settings.index_dir)
-    again = _assistant(settings)
-    assert again.built
-    assert _spans(again) == _spans(first)
+    assert _spans(first) == expected
 
 
 def _truncate(path: Path) -> None:
@@ -170,20 +174,20 @@ def test_manifest_naming_another_model_is_rebuilt(settings):
     assert _assistant(settings).built
 
 
-def _corpus_copy(target: Path) -> Path:
-    shutil.copytree(REPO_ROOT / "corpus", target, ignore=shutil.ignore_patterns("source"))
+def _corpus_copy(settings: Settings, target: Path) -> Path:
+    shutil.copytree(settings.corpus_dir, target, ignore=shutil.ignore_patterns("source"))
     return target
 
 
-def test_index_of_another_corpus_is_rebuilt_and_answers_from_the_new_text(tmp_path):
-    index_dir = tmp_path / "index"
-    old = load_settings(corpus_dir=_corpus_copy(tmp_path / "corpus-a"), index_dir=index_dir)
-    _assistant(old)
-    new_corpus = _corpus_copy(tmp_path / "corpus-b")
+def test_index_of_another_corpus_is_rebuilt_and_answers_from_the_new_text(settings, tmp_path):
+    index_dir = settings.index_dir
+    old = replace(settings, corpus_dir=_corpus_copy(settings, tmp_path / "corpus-a"))
+    assert not _assistant(old).built  # a byte-identical copy of the corpus the index was built from
+    new_corpus = _corpus_copy(settings, tmp_path / "corpus-b")
     added = "区城管执法局推进城市无人机巡检试点,每月巡查一次。"
     doc = new_corpus / "legality-review.txt"
     doc.write_text(doc.read_text(encoding="utf-8") + "\n" + added + "\n", encoding="utf-8")
-    new = load_settings(corpus_dir=new_corpus, index_dir=index_dir)
+    new = replace(settings, corpus_dir=new_corpus, index_dir=index_dir)
     assistant = _assistant(new)
     assert assistant.built
     answer = assistant.ask("无人机巡检试点")
@@ -192,9 +196,9 @@ def test_index_of_another_corpus_is_rebuilt_and_answers_from_the_new_text(tmp_pa
     assert assistant.collection.get(top.doc_id).text[top.start : top.end] == top.text
 
 
-def test_corpus_edited_in_place_is_rebuilt(tmp_path):
-    settings = load_settings(corpus_dir=_corpus_copy(tmp_path / "corpus"), index_dir=tmp_path / "index")
-    _assistant(settings)
+def test_corpus_edited_in_place_is_rebuilt(settings, tmp_path):
+    settings = replace(settings, corpus_dir=_corpus_copy(settings, tmp_path / "corpus"))
+    assert not _assistant(settings).built
     doc = settings.corpus_dir / "plan-final.txt"
     doc.write_text(doc.read_text(encoding="utf-8").replace("466台", "500台"), encoding="utf-8")
     edited = _assistant(settings)
@@ -228,6 +232,7 @@ def _assert_clear_chinese(message: str, settings: Settings) -> None:
 
 
 def test_read_only_without_index_is_one_clear_error(settings, read_only):
+    shutil.rmtree(settings.index_dir)
     read_only()
     with pytest.raises(IndexError_) as err:
         _assistant(settings)
@@ -258,8 +263,10 @@ def test_read_only_error_through_the_cli(settings, read_only, monkeypatch, capsy
     from qa import cli
 
     monkeypatch.setattr("qa.answer.load_embedder", lambda name: FakeEmbedder())
+    shutil.rmtree(settings.index_dir)
     read_only()
-    assert cli.main(["--index-dir", str(settings.index_dir), "ask", QUESTION]) == 2
+    argv = ["--corpus-dir", str(settings.corpus_dir), "--index-dir", str(settings.index_dir), "ask", QUESTION]
+    assert cli.main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -289,6 +296,7 @@ def test_failed_swap_puts_the_previous_index_back(settings, monkeypatch):
 
 def test_read_only_fails_before_embedding(settings, read_only):
     embedder = FakeEmbedder()
+    shutil.rmtree(settings.index_dir)
     read_only()
     with pytest.raises(IndexError_):
         _assistant(settings, embedder)
@@ -361,6 +369,7 @@ def _kill_build_at(index_dir: Path, stage: str) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["embedding", "writing"])
 def test_killed_build_leaves_the_old_index_in_use(settings, stage):
     old = _assistant(settings, FakeEmbedder(dim=64))
@@ -409,6 +418,7 @@ def _lines(path: Path) -> list[bytes]:
     return [line for line in path.read_bytes().split(b"\n") if line.strip()]
 
 
+@pytest.mark.slow
 def test_feedback_log_survives_a_writer_killed_mid_append(tmp_path):
     path = tmp_path / "feedback" / "feedback.jsonl"
     for round_ in range(3):

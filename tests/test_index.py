@@ -1,7 +1,8 @@
-"""The index on disk: FAISS + BM25 + manifest, built with the fake embedder into tmp_path.
+"""The index on disk: FAISS + BM25 + manifest, built with the fake embedder.
 
-Every index here is built from a private copy of corpus/, so that neither another test nor an
-engineer editing the lexicon can change what a test expects.
+The session's ``fake_index`` is built once from a private copy of corpus/, so that neither another
+test nor an engineer editing the lexicon can change what a test expects; a test that changes or
+damages an index works on its own copy in tmp_path.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import bm25s
@@ -33,12 +34,12 @@ from qa.index import (
     expected_manifest,
     load_index,
     passage_text,
-    split_sentences,
 )
 from qa.lexicon import load_lexicon
+from qa.plan_format import split_sentences
 from qa.settings import Settings, load_settings
 from qa.tokens import Tokenizer
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, FakeIndex
 from tests.fake_embedder import FakeEmbedder
 
 FILES = ["chunks.faiss", "chunks.jsonl", "sentences.json", "sentences.npy"]
@@ -52,37 +53,16 @@ def tokenizer_for(corpus_dir: Path) -> Tokenizer:
     return Tokenizer(load_lexicon(corpus_dir / "lexicon").dictionary_words())
 
 
-@dataclass
-class Built:
-    settings: Settings
-    collection: Collection
-    tokenizer: Tokenizer
-    embedder: FakeEmbedder
-    index: Index
-
-
-@pytest.fixture(scope="module")
-def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("corpus") / "corpus"
-    shutil.copytree(CORPUS, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def base(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    settings = load_settings(corpus_dir=corpus_dir, index_dir=tmp_path_factory.mktemp("base") / "idx")
-    collection = fresh_collection(corpus_dir)
-    tokenizer = tokenizer_for(corpus_dir)
-    embedder = FakeEmbedder()
-    index = build_index(collection, embedder, tokenizer, settings)
-    return Built(settings, collection, tokenizer, embedder, index)
+@pytest.fixture
+def base(fake_index: FakeIndex) -> FakeIndex:
+    """The session's fake-embedder index: read it, never change it."""
+    return fake_index
 
 
 @pytest.fixture
-def built(base: Built, tmp_path: Path) -> Built:
-    """A private copy of the base index in tmp_path/idx, free to damage."""
-    shutil.copytree(base.settings.index_dir, tmp_path / "idx")
-    return replace(base, settings=replace(base.settings, index_dir=tmp_path / "idx"), embedder=FakeEmbedder())
+def built(fake_index_copy: FakeIndex) -> FakeIndex:
+    """A private copy of the base index in tmp_path, free to damage."""
+    return fake_index_copy
 
 
 def vectors(index: Index) -> np.ndarray:
@@ -105,7 +85,7 @@ def leftovers(parent: Path) -> list[str]:
 # --- what a build writes ---------------------------------------------------------------------
 
 
-def test_build_writes_named_files_and_a_manifest_that_checks_them(base: Built) -> None:
+def test_build_writes_named_files_and_a_manifest_that_checks_them(base: FakeIndex) -> None:
     folder = base.settings.index_dir
     assert sorted(p.name for p in folder.iterdir()) == sorted([*FILES, "bm25", "manifest.json"])
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -124,13 +104,13 @@ def test_build_writes_named_files_and_a_manifest_that_checks_them(base: Built) -
     assert leftovers(folder.parent) == []
 
 
-def test_index_holds_the_collections_chunks_in_order(base: Built) -> None:
+def test_index_holds_the_collections_chunks_in_order(base: FakeIndex) -> None:
     assert base.index.chunks == chunk_collection(base.collection.documents, 400, 40)
     for ch in base.index.chunks:
         assert base.collection.get(ch.doc_id).text[ch.start : ch.end] == ch.text
 
 
-def test_chunk_vectors_are_the_embedded_passages(base: Built) -> None:
+def test_chunk_vectors_are_the_embedded_passages(base: FakeIndex) -> None:
     expected = FakeEmbedder().embed_passages([passage_text(ch, base.collection) for ch in base.index.chunks])
     assert np.array_equal(vectors(base.index), expected)
     # The section (or document title) is embedded with the chunk, without the task's own number
@@ -140,7 +120,7 @@ def test_chunk_vectors_are_the_embedded_passages(base: Built) -> None:
     assert passage_text(task, base.collection) == f"{task.section}\n{task.text.removeprefix('29.')}"
 
 
-def test_sentences_cover_their_chunks_and_carry_their_vectors(base: Built) -> None:
+def test_sentences_cover_their_chunks_and_carry_their_vectors(base: FakeIndex) -> None:
     index = base.index
     assert len(index.sentences) == len(index.sentence_vectors)
     fake = FakeEmbedder()
@@ -165,7 +145,7 @@ TIED = ["生活垃圾回收利用率", "垃圾分类达标"]
 
 
 @pytest.mark.parametrize("question", QUESTIONS + TIED)
-def test_faiss_scores_equal_a_numpy_brute_force(base: Built, question: str) -> None:
+def test_faiss_scores_equal_a_numpy_brute_force(base: FakeIndex, question: str) -> None:
     matrix = FakeEmbedder().embed_passages([passage_text(ch, base.collection) for ch in base.index.chunks])
     q = FakeEmbedder().vector(question)
     brute = matrix @ q
@@ -175,7 +155,7 @@ def test_faiss_scores_equal_a_numpy_brute_force(base: Built, question: str) -> N
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_faiss_top_k_order_equals_the_brute_force_order(base: Built, question: str) -> None:
+def test_faiss_top_k_order_equals_the_brute_force_order(base: FakeIndex, question: str) -> None:
     k = 10
     matrix = vectors(base.index).astype(np.float64)
     brute = matrix @ FakeEmbedder().vector(question).astype(np.float64)
@@ -194,7 +174,7 @@ def test_faiss_top_k_order_equals_the_brute_force_order(base: Built, question: s
 
 
 @pytest.mark.parametrize("question", TIED)
-def test_faiss_top_k_with_ties_is_a_brute_force_top_k(base: Built, question: str) -> None:
+def test_faiss_top_k_with_ties_is_a_brute_force_top_k(base: FakeIndex, question: str) -> None:
     k = 10
     brute = vectors(base.index).astype(np.float64) @ FakeEmbedder().vector(question).astype(np.float64)
     assert len(set(np.round(np.sort(brute)[-k:], 6))) < k, "no ties: move the question to QUESTIONS"
@@ -204,13 +184,13 @@ def test_faiss_top_k_with_ties_is_a_brute_force_top_k(base: Built, question: str
     np.testing.assert_allclose(scores[0], brute[ids[0]], rtol=0, atol=1e-5)
 
 
-def test_bm25_scores_a_word_only_where_it_occurs(base: Built) -> None:
+def test_bm25_scores_a_word_only_where_it_occurs(base: FakeIndex) -> None:
     scores = base.index.bm25_scores(base.tokenizer.tokens("cnqjxhb"))
     hits = [base.index.chunks[i].chunk_id for i in np.flatnonzero(scores)]
     assert hits == ["consultation-notice#一"]
 
 
-def test_bm25_of_unknown_words_is_all_zero(base: Built) -> None:
+def test_bm25_of_unknown_words_is_all_zero(base: FakeIndex) -> None:
     for tokens in ([], ["zzzz不存在的词"], ["股票", "基金"]):
         scores = base.index.bm25_scores(tokens)
         assert scores.shape == (len(base.index.chunks),)
@@ -220,11 +200,11 @@ def test_bm25_of_unknown_words_is_all_zero(base: Built) -> None:
 # --- save / load -----------------------------------------------------------------------------
 
 
-def test_load_returns_the_same_index(base: Built) -> None:
+def test_load_returns_the_same_index(base: FakeIndex) -> None:
     loaded = load_index(base.settings.index_dir, expected_manifest(base.settings, base.embedder))
     assert loaded is not None
     assert_same_index(loaded, base.index)
-    # Built or loaded, the manifest is the one on disk, with the files' checksums.
+    # FakeIndex or loaded, the manifest is the one on disk, with the files' checksums.
     assert loaded.manifest == base.index.manifest and "files" in loaded.manifest
     assert loaded.path == base.settings.index_dir
     # Chunk ids, task numbers (int) and part ids (str) survive JSON unchanged.
@@ -233,7 +213,7 @@ def test_load_returns_the_same_index(base: Built) -> None:
     assert isinstance(loaded.chunks[0].lead_units, tuple)
 
 
-def test_ensure_loads_a_matching_index_without_embedding_anything(built: Built) -> None:
+def test_ensure_loads_a_matching_index_without_embedding_anything(built: FakeIndex) -> None:
     index, was_built = ensure_index(built.collection, built.embedder, built.tokenizer, built.settings)
     assert was_built is False
     assert built.embedder.calls == []
@@ -241,7 +221,7 @@ def test_ensure_loads_a_matching_index_without_embedding_anything(built: Built) 
     assert_same_index(index, built.index)
 
 
-def test_settings_that_do_not_shape_the_index_do_not_rebuild(built: Built) -> None:
+def test_settings_that_do_not_shape_the_index_do_not_rebuild(built: FakeIndex) -> None:
     settings = replace(built.settings, k=3, max_question_chars=100)
     _, was_built = ensure_index(built.collection, built.embedder, built.tokenizer, settings)
     assert was_built is False
@@ -250,33 +230,33 @@ def test_settings_that_do_not_shape_the_index_do_not_rebuild(built: Built) -> No
 # --- a manifest that does not match: rebuild -------------------------------------------------
 
 
-Change = Callable[[Built, pytest.MonkeyPatch], tuple[FakeEmbedder, Settings]]
+Change = Callable[[FakeIndex, pytest.MonkeyPatch], tuple[FakeEmbedder, Settings]]
 
 
-def _other_dim(b: Built, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
+def _other_dim(b: FakeIndex, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
     return FakeEmbedder(dim=32), b.settings
 
 
-def _other_id(b: Built, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
+def _other_id(b: FakeIndex, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
     fake = FakeEmbedder()
     fake.id = "fake/another-model"  # same dimension, another model
     return fake, b.settings
 
 
-def _chunk_size(b: Built, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
+def _chunk_size(b: FakeIndex, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
     return b.embedder, replace(b.settings, chunk_size=300)
 
 
-def _chunk_overlap(b: Built, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
+def _chunk_overlap(b: FakeIndex, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
     return b.embedder, replace(b.settings, chunk_overlap=20)
 
 
-def _format_version(b: Built, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
+def _format_version(b: FakeIndex, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
     mp.setattr(qindex, "FORMAT_VERSION", FORMAT_VERSION + 1)
     return b.embedder, b.settings
 
 
-def _code_hash(b: Built, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
+def _code_hash(b: FakeIndex, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings]:
     mp.setattr(qindex, "code_hash", lambda: "0" * 64)
     return b.embedder, b.settings
 
@@ -284,7 +264,7 @@ def _code_hash(b: Built, mp: pytest.MonkeyPatch) -> tuple[FakeEmbedder, Settings
 @pytest.mark.parametrize(
     "change", [_other_dim, _other_id, _chunk_size, _chunk_overlap, _format_version, _code_hash]
 )
-def test_a_mismatch_rebuilds(built: Built, monkeypatch: pytest.MonkeyPatch, change: Change) -> None:
+def test_a_mismatch_rebuilds(built: FakeIndex, monkeypatch: pytest.MonkeyPatch, change: Change) -> None:
     embedder, settings = change(built, monkeypatch)
     assert load_index(settings.index_dir, expected_manifest(settings, embedder)) is None
     index, was_built = ensure_index(built.collection, embedder, built.tokenizer, settings)
@@ -300,7 +280,7 @@ def test_a_mismatch_rebuilds(built: Built, monkeypatch: pytest.MonkeyPatch, chan
     assert leftovers(settings.index_dir.parent) == []
 
 
-def test_force_rebuilds(built: Built) -> None:
+def test_force_rebuilds(built: FakeIndex) -> None:
     index, was_built = ensure_index(
         built.collection, built.embedder, built.tokenizer, built.settings, force=True
     )
@@ -308,7 +288,7 @@ def test_force_rebuilds(built: Built) -> None:
     assert_same_index(index, built.index)
 
 
-def test_an_edited_document_rebuilds_with_the_new_text(built: Built, tmp_path: Path) -> None:
+def test_an_edited_document_rebuilds_with_the_new_text(built: FakeIndex, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(built.settings.corpus_dir, corpus)
     settings = replace(built.settings, corpus_dir=corpus)
@@ -330,7 +310,7 @@ def test_an_edited_document_rebuilds_with_the_new_text(built: Built, tmp_path: P
     assert collection.get("plan-final").text[task.start : task.end] == task.text
 
 
-def test_an_edited_lexicon_rebuilds(built: Built, tmp_path: Path) -> None:
+def test_an_edited_lexicon_rebuilds(built: FakeIndex, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(built.settings.corpus_dir, corpus)
     settings = replace(built.settings, corpus_dir=corpus)
@@ -340,7 +320,7 @@ def test_an_edited_lexicon_rebuilds(built: Built, tmp_path: Path) -> None:
     assert was_built is True
 
 
-def test_corpus_hash_ignores_the_untouched_source(built: Built, tmp_path: Path) -> None:
+def test_corpus_hash_ignores_the_untouched_source(built: FakeIndex, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(built.settings.corpus_dir, corpus)
     settings = replace(built.settings, corpus_dir=corpus)
@@ -349,7 +329,7 @@ def test_corpus_hash_ignores_the_untouched_source(built: Built, tmp_path: Path) 
     assert corpus_hash(settings) == corpus_hash(built.settings)
 
 
-def test_hashes_are_stable_hex_digests(built: Built) -> None:
+def test_hashes_are_stable_hex_digests(built: FakeIndex) -> None:
     for digest in (corpus_hash(built.settings), code_hash()):
         assert len(digest) == 64 and int(digest, 16) >= 0
     assert corpus_hash(built.settings) == corpus_hash(built.settings)
@@ -403,7 +383,7 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_damaged_index_is_rebuilt_identical(built: Built, damage: str) -> None:
+def test_damaged_index_is_rebuilt_identical(built: FakeIndex, damage: str) -> None:
     folder = built.settings.index_dir
     DAMAGE[damage](folder)
     assert load_index(folder, expected_manifest(built.settings, built.embedder)) is None
@@ -414,7 +394,7 @@ def test_damaged_index_is_rebuilt_identical(built: Built, damage: str) -> None:
     assert load_index(folder, expected_manifest(built.settings, built.embedder)) is not None
 
 
-def test_assistant_over_a_damaged_index_answers_as_before(built: Built) -> None:
+def test_assistant_over_a_damaged_index_answers_as_before(built: FakeIndex) -> None:
     from qa.assistant import Assistant
 
     questions = ["第29项", "电瓶车在楼道充电谁管?", "区房管局负责哪些任务?", "加装电梯"]
@@ -428,7 +408,7 @@ def test_assistant_over_a_damaged_index_answers_as_before(built: Built) -> None:
 
 
 @pytest.mark.parametrize("content", ["null", "[]", '"index"'])
-def test_manifest_that_is_not_an_object_is_rebuilt(built: Built, content: str) -> None:
+def test_manifest_that_is_not_an_object_is_rebuilt(built: FakeIndex, content: str) -> None:
     (built.settings.index_dir / "manifest.json").write_text(content)
     _, was_built = ensure_index(built.collection, built.embedder, built.tokenizer, built.settings)
     assert was_built is True
@@ -444,7 +424,9 @@ def _fail(exc: BaseException) -> Callable[..., None]:
     return raise_
 
 
-def test_write_failing_midway_keeps_the_previous_index(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_failing_midway_keeps_the_previous_index(
+    built: FakeIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # chunks.jsonl and chunks.faiss are written, then the disk fills up.
     monkeypatch.setattr(qindex.np, "save", _fail(OSError(28, "No space left on device")))
     with pytest.raises(IndexError_, match="QA_INDEX_DIR"):
@@ -460,7 +442,7 @@ def test_write_failing_midway_keeps_the_previous_index(built: Built, monkeypatch
 
 @pytest.mark.parametrize("exc", [RuntimeError("bm25s failed"), KeyboardInterrupt()], ids=["error", "ctrl-c"])
 def test_any_interruption_of_the_write_keeps_the_previous_index(
-    built: Built, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+    built: FakeIndex, monkeypatch: pytest.MonkeyPatch, exc: BaseException
 ) -> None:
     monkeypatch.setattr(bm25s.BM25, "save", _fail(exc))
     with pytest.raises(type(exc)):
@@ -473,7 +455,7 @@ def test_any_interruption_of_the_write_keeps_the_previous_index(
 
 
 def test_interrupted_first_build_leaves_no_folder(
-    base: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: FakeIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = replace(base.settings, index_dir=tmp_path / "idx")
     monkeypatch.setattr(qindex.faiss, "write_index", _fail(OSError(5, "I/O error")))
@@ -484,7 +466,7 @@ def test_interrupted_first_build_leaves_no_folder(
 
 
 def test_interrupted_rebuild_after_an_edit_is_rebuilt_next_time(
-    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    built: FakeIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(built.settings.corpus_dir, corpus)
@@ -503,7 +485,7 @@ def test_interrupted_rebuild_after_an_edit_is_rebuilt_next_time(
     assert "不少于25个" in next(ch.text for ch in index.chunks if ch.chunk_id == "plan-final#11")
 
 
-def test_half_written_folders_are_never_taken_for_an_index(built: Built) -> None:
+def test_half_written_folders_are_never_taken_for_an_index(built: FakeIndex) -> None:
     folder = built.settings.index_dir
     # What a killed build leaves beside the index: files, no manifest.
     half = folder.parent / f".{folder.name}.building-killed"
@@ -520,7 +502,7 @@ def test_half_written_folders_are_never_taken_for_an_index(built: Built) -> None
     assert_same_index(index, built.index)
 
 
-def test_failed_swap_keeps_the_previous_index(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_swap_keeps_the_previous_index(built: FakeIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     real_rename = os.rename
     calls: list[tuple[object, object]] = []
 
@@ -539,7 +521,7 @@ def test_failed_swap_keeps_the_previous_index(built: Built, monkeypatch: pytest.
     assert_same_index(loaded, built.index)
 
 
-def test_unwritable_index_folder_is_a_clear_error(base: Built, tmp_path: Path) -> None:
+def test_unwritable_index_folder_is_a_clear_error(base: FakeIndex, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     settings = replace(base.settings, index_dir=blocker / "idx")

@@ -4,10 +4,16 @@ Each bad question gets either a bounded answer or one clear error, in Chinese (E
 English question), and never a traceback. Exit codes of ``qa ask``: 0 for an answer, 2 for a bad
 question (one ``错误:…`` line on stderr); with ``-`` (one question per stdin line) always 0, each
 bad line giving ``{"question": …, "error": …}`` and the following lines still answered.
+
+How an answer is found does not decide how bad input is handled, so most cases run against the
+fake-embedder assistant and the CLI runs in this process (``qa.cli.main``). The real model answers
+the Python API cases too, and a few real ``qa`` processes check what only a process shows: invalid
+UTF-8 in argv and on stdin, exit codes, and no traceback; those, and the HTTP API, are slow.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -91,8 +97,15 @@ def assert_answer_language(answer: str, case: Case) -> None:
 # --- the Python API -------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", params=["fake", pytest.param("real", marks=pytest.mark.slow)])
+def any_assistant(request):
+    """The fake-embedder assistant, and (slow) the real one: bad input must not reach either model."""
+    return request.getfixturevalue("fake_assistant" if request.param == "fake" else "assistant")
+
+
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
-def test_python_api(assistant, collection, case: Case):
+def test_python_api(any_assistant, collection, case: Case):
+    assistant = any_assistant
     if case.outcome == "error":
         with pytest.raises(QAError) as err:
             assistant.ask(case.text)
@@ -105,19 +118,19 @@ def test_python_api(assistant, collection, case: Case):
     assert_answer_language(answer.answer, case)
 
 
-def test_invisible_characters_do_not_change_the_answer(assistant):
+def test_invisible_characters_do_not_change_the_answer(any_assistant):
     """Zero-width and bidi characters are dropped (control characters become spaces instead)."""
-    plain = assistant.ask("电梯加装")
+    plain = any_assistant.ask("电梯加装")
     for text in ("电\u200b梯\u200d加\u2060装\ufeff", "\u202e电梯加装\u202c"):
-        hidden = assistant.ask(text)
+        hidden = any_assistant.ask(text)
         assert [(r.doc_id, r.start, r.end) for r in hidden.results] == [
             (r.doc_id, r.start, r.end) for r in plain.results
         ]
 
 
-def test_unknown_document_error_is_bounded(assistant):
+def test_unknown_document_error_is_bounded(any_assistant):
     with pytest.raises(QAError) as err:
-        assistant.ask("电梯", doc="x" * 10_000)
+        any_assistant.ask("电梯", doc="x" * 10_000)
     assert len(str(err.value)) <= 300
 
 
@@ -140,61 +153,77 @@ _MIXED = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(text=st.one_of(st.text(), _MIXED))
-def test_any_text_gets_a_well_formed_answer_or_a_typed_error(assistant, collection, text):
+def test_any_text_gets_a_well_formed_answer_or_a_typed_error(any_assistant, collection, text):
     try:
-        answer = assistant.ask(text)
+        answer = any_assistant.ask(text)
     except QAError as err:
         assert str(err)
         return
     assert_well_formed(answer, collection)
 
 
-# --- the CLI ------------------------------------------------------------------------------------
+# --- the CLI, in this process ------------------------------------------------------------------
 
 
-def _qa(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([QA, *args], input=stdin, capture_output=True, timeout=180, check=False)
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    out: str
+    err: str
 
 
-@pytest.mark.parametrize("case", ARGV_CASES, ids=_ids(ARGV_CASES))
-def test_cli_argument_json(assistant, case: Case):  # ``assistant``: the index is built before the CLI runs
-    proc = _qa("ask", "--json", case.text)
-    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
-    assert "Traceback" not in out + err
+@pytest.fixture
+def qa_main(fake_assistant, monkeypatch, capsys):
+    """``qa …`` as ``qa.cli.main(argv)`` in this process, answering with the fake assistant."""
+    from qa import cli
+
+    monkeypatch.setattr(cli, "_assistant", lambda settings, progress=True: fake_assistant)
+
+    def run(*args: str, stdin: bytes | None = None) -> Run:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+        capsys.readouterr()
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit_:  # argparse refusing an option
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def assert_cli_reply(run: Run, case: Case) -> None:
+    """``qa ask --json CASE``: exit 2 and one ``错误:…`` line, or exit 0 and one JSON answer."""
+    assert "Traceback" not in run.out + run.err
     if case.outcome == "error":
-        assert proc.returncode == 2
-        assert out == ""
-        lines = err.strip().splitlines()
+        assert run.returncode == 2
+        assert run.out == ""
+        lines = run.err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("错误:")
         assert_message(lines[0].removeprefix("错误:"), case)
         return
-    assert proc.returncode == 0, err
-    assert err == ""
-    answer = json.loads(out)
+    assert run.returncode == 0, run.err
+    assert run.err == ""
+    answer = json.loads(run.out)
     assert answer["question"] == case.text
     assert_answer_language(answer["answer"], case)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[9], CASES[12]], ids=["empty", "emoji-only", "html-script"])
-def test_cli_argument_readable(assistant, case: Case):
-    proc = _qa("ask", case.text)
-    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
-    assert "Traceback" not in out + err
-    assert proc.returncode == (2 if case.outcome == "error" else 0)
-    assert (err if case.outcome == "error" else out).strip()
+@pytest.mark.parametrize("case", ARGV_CASES, ids=_ids(ARGV_CASES))
+def test_cli_argument_json(qa_main, case: Case):
+    assert_cli_reply(qa_main("ask", "--json", case.text), case)
 
 
-def test_cli_argument_invalid_utf8(assistant):
-    proc = subprocess.run(
-        [QA.encode(), b"ask", b"--json", "电梯".encode() + b"\xff"],
-        capture_output=True,
-        timeout=180,
-        check=False,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
-    )
-    assert b"Traceback" not in proc.stdout + proc.stderr
-    proc.stdout.decode("utf-8")  # whatever it prints is valid UTF-8
-    assert proc.returncode in (0, 2)
+READABLE = [CASES[0], CASES[9], CASES[12]]
+
+
+@pytest.mark.parametrize("case", READABLE, ids=_ids(READABLE))
+def test_cli_argument_readable(qa_main, case: Case):
+    run = qa_main("ask", case.text)
+    assert "Traceback" not in run.out + run.err
+    assert run.returncode == (2 if case.outcome == "error" else 0)
+    assert (run.err if case.outcome == "error" else run.out).strip()
 
 
 _INVALID_UTF8 = [b"\xff\xfe\xfd", "电梯".encode() + b"\xe7\x94", b"\xed\xa0\x80", b"\xc0\xaf"]
@@ -205,12 +234,8 @@ def _stdin_lines() -> list[bytes]:
     return [*lines, *_INVALID_UTF8, "电梯\r".encode(), NORMAL.encode()]  # "\r\n": a Windows line end
 
 
-def test_cli_stdin_json(assistant):
-    lines = _stdin_lines()
-    proc = _qa("ask", "--json", "-", stdin=b"\n".join(lines) + b"\n")
-    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # strict: all valid UTF-8
-    assert proc.returncode == 0
-    assert "Traceback" not in out + err and err == ""
+def assert_stdin_replies(out: str, lines: list[bytes]) -> None:
+    """One JSON reply per line: an answer, or ``{"question", "error"}``; invalid UTF-8 is an error."""
     replies = [json.loads(line) for line in out.splitlines()]
     assert len(replies) == len(lines)
     by_case = dict(zip([c.id for c in CASES], replies, strict=False))
@@ -226,15 +251,62 @@ def test_cli_stdin_json(assistant):
     invalid = replies[len(CASES) : len(CASES) + len(_INVALID_UTF8)]
     assert all(r["error"] == "这一行不是有效的 UTF-8 文本。" for r in invalid)
     assert replies[-2]["question"] == "电梯" and replies[-2]["results"]
-    assert replies[-1]["question"] == NORMAL and not replies[-1]["abstained"]
+    assert replies[-1]["question"] == NORMAL and replies[-1]["results"]
 
 
-def test_cli_stdin_readable(assistant):
-    proc = _qa("ask", "-", stdin=b"\n\xff\xfe\n" + NORMAL.encode() + b"\n")
-    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
-    assert proc.returncode == 0 and err == "" and "Traceback" not in out
-    assert out.count("错误:") == 2
-    assert "加装电梯" in out and "引用:" in out
+def test_cli_stdin_json(qa_main):
+    lines = _stdin_lines()
+    run = qa_main("ask", "--json", "-", stdin=b"\n".join(lines) + b"\n")
+    assert run.returncode == 0
+    assert "Traceback" not in run.out + run.err and run.err == ""
+    assert_stdin_replies(run.out, lines)
+
+
+def test_cli_stdin_readable(qa_main):
+    run = qa_main("ask", "-", stdin=b"\n\xff\xfe\n" + NORMAL.encode() + b"\n")
+    assert run.returncode == 0 and run.err == "" and "Traceback" not in run.out
+    assert run.out.count("错误:") == 2
+    assert "加装电梯" in run.out and "引用:" in run.out
+
+
+# --- the CLI as a real process (the session's real index, through QA_INDEX_DIR) -----------------------
+
+
+def _qa(*args: str | bytes, stdin: bytes | None = None, **env: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [QA.encode(), *(a.encode() if isinstance(a, str) else a for a in args)],
+        input=stdin,
+        capture_output=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", READABLE, ids=_ids(READABLE))
+def test_process_exit_codes(assistant, case: Case):  # ``assistant``: the index is built before the CLI runs
+    proc = _qa("ask", "--json", case.text)
+    assert_cli_reply(Run(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")), case)
+
+
+@pytest.mark.slow
+def test_process_argument_invalid_utf8(assistant):
+    proc = _qa("ask", "--json", "电梯".encode() + b"\xff", PYTHONIOENCODING="utf-8")
+    assert b"Traceback" not in proc.stdout + proc.stderr
+    proc.stdout.decode("utf-8")  # whatever it prints is valid UTF-8
+    assert proc.returncode in (0, 2)
+
+
+@pytest.mark.slow
+def test_process_stdin_json(assistant):
+    lines = _stdin_lines()
+    proc = _qa("ask", "--json", "-", stdin=b"\n".join(lines) + b"\n")
+    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # strict: all valid UTF-8
+    assert proc.returncode == 0
+    assert "Traceback" not in out + err and err == ""
+    assert_stdin_replies(out, lines)
+    assert not json.loads(out.splitlines()[-1])["abstained"]  # the real model answers the plain question
 
 
 # --- the HTTP API -------------------------------------------------------------------------------
@@ -242,10 +314,9 @@ def test_cli_stdin_readable(assistant):
 
 @pytest.fixture(scope="module")
 def server(assistant):
-    from qa.evaluation.loadtest import running_server
-    from qa.settings import load_settings
+    from qa.loadtest import running_server
 
-    with running_server(load_settings()) as running:
+    with running_server(assistant.settings) as running:
         yield running
 
 

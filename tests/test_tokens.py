@@ -97,17 +97,29 @@ def test_character_bigrams_catch_one_character_slips(tokenizer: Tokenizer) -> No
     assert {"#环境", "#境建", "#建设"} <= right & slip
 
 
-def test_first_use_from_many_threads_is_safe() -> None:
-    tok = Tokenizer(["电动自行车", "加装电梯"])
+def test_first_use_from_many_threads_builds_one_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jieba
+
+    built: list[object] = []
+    real_initialize = jieba.Tokenizer.initialize
+
+    def initialize(self: jieba.Tokenizer, dictionary: object = None) -> None:
+        built.append(self)
+        real_initialize(self, dictionary)
+
+    monkeypatch.setattr(jieba.Tokenizer, "initialize", initialize)
+    shared = Tokenizer(["电动自行车", "加装电梯"])
+    # Four threads share one Tokenizer, four more have one each, all with the same words.
+    tokenizers = [shared] * 4 + [Tokenizer(["加装电梯", "电动自行车"]) for _ in range(4)]
     results: list[list[str]] = []
     lock = threading.Lock()
 
-    def run() -> None:
+    def run(tok: Tokenizer) -> None:
         got = tok.tokens("电动自行车和加装电梯")
         with lock:
             results.append(got)
 
-    threads = [threading.Thread(target=run) for _ in range(8)]
+    threads = [threading.Thread(target=run, args=(tok,)) for tok in tokenizers]
     for t in threads:
         t.start()
     for t in threads:
@@ -115,3 +127,18 @@ def test_first_use_from_many_threads_is_safe() -> None:
     assert len(results) == 8
     assert all(r == results[0] for r in results)
     assert {"电动自行车", "加装电梯"} <= set(results[0])
+    assert len(built) == 1
+    assert len({id(tok._dictionary()) for tok in tokenizers}) == 1
+
+
+def test_tokenizers_with_the_same_words_share_one_jieba_dictionary(plain: Tokenizer) -> None:
+    words = ["口袋公园", "街区微更新"]
+    first, second = Tokenizer(words), Tokenizer(reversed(words))  # a word set, in any order
+    assert first.tokens("建设口袋公园") == second.tokens("建设口袋公园")
+    assert first._dictionary() is second._dictionary()
+    other = Tokenizer()  # jieba's own words only, as ``plain``
+    assert other._dictionary() is plain._dictionary()
+    assert other._dictionary() is not first._dictionary()
+    # The words of one set are not added to another's dictionary.
+    assert "街区微更新" in first.tokens("推进街区微更新")
+    assert "街区微更新" not in other.tokens("推进街区微更新")
