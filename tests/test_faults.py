@@ -262,7 +262,7 @@ def test_read_only_with_damaged_index_is_an_error_not_the_damaged_index(settings
 def test_read_only_error_through_the_cli(settings, read_only, monkeypatch, capsys):
     from qa import cli
 
-    monkeypatch.setattr("qa.answer.load_embedder", lambda name: FakeEmbedder())
+    monkeypatch.setattr("qa.assistant.load_embedder", lambda name: FakeEmbedder())
     shutil.rmtree(settings.index_dir)
     read_only()
     argv = ["--corpus-dir", str(settings.corpus_dir), "--index-dir", str(settings.index_dir), "ask", QUESTION]
