@@ -23,9 +23,9 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.errors import IndexError_
-from qa.feedback import append_feedback, feedback_record, read_feedback
 from qa.index import expected_manifest, load_index
 from qa.settings import REPO_ROOT, Settings, load_settings
+from qa.web.feedback import append_feedback, feedback_record, read_feedback
 from tests.fake_embedder import FakeEmbedder
 
 QUESTION = "加装电梯有什么计划?"
@@ -394,7 +394,7 @@ def test_killed_build_leaves_the_old_index_in_use(settings, stage):
 _FEEDBACK_CHILD = r"""
 import sys
 from pathlib import Path
-from qa.feedback import append_feedback, feedback_record
+from qa.web.feedback import append_feedback, feedback_record
 
 path = Path(sys.argv[1])
 i = 0
