@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="启动网页助手")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
-    p.set_defaults(func=_lazy("qa.serve", "cli_serve"))
+    p.set_defaults(func=_lazy("qa.web.serving", "cli_serve"))
 
     p = sub.add_parser("loadtest", help="在本机端口启动网页助手并施加并发负载")
     p.add_argument("--clients", type=int, default=32)

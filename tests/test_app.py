@@ -1,4 +1,4 @@
-"""The web page: its handlers called directly, then the real app through gradio_client."""
+"""The web page: its handlers called directly, then the real page through gradio_client."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import httpx
@@ -20,10 +20,11 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError, Status
 
-import app
 from qa.answer import Answer
-from qa.feedback import read_feedback
 from qa.settings import REPO_ROOT
+from qa.web.feedback import read_feedback
+from qa.web.page import BROWSE_HEADERS, GENERIC_ERROR, Page, build_demo
+from qa.web.serving import launch_options
 
 ELEVATOR = "我家是老房子,没有电梯,有加装电梯的计划吗?"
 EVIL = "<img src=x onerror=alert(1)>"
@@ -36,12 +37,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture()
-def wired(assistant, tmp_path) -> Iterator[Path]:
-    """The app uses the session assistant and a feedback log of its own; restored afterwards."""
-    log = tmp_path / "feedback.jsonl"
-    app.configure(settings=replace(assistant.settings, feedback_log=log), assistant=assistant)
-    yield log
-    app.configure()
+def log(tmp_path) -> Path:
+    return tmp_path / "feedback.jsonl"
+
+
+@pytest.fixture()
+def page(assistant, log) -> Page:
+    """The page's handlers over the session assistant, with a feedback log of their own."""
+    return Page(assistant, feedback_log=log)
 
 
 def _cited(turn: dict) -> list[tuple[str, object]]:
@@ -51,8 +54,8 @@ def _cited(turn: dict) -> list[tuple[str, object]]:
 # --- chat -----------------------------------------------------------------------------------
 
 
-def test_respond_answers_with_cards_citing_final_task_10(wired):
-    messages, turns, box = app.respond(ELEVATOR, [], "", "", "", 5)
+def test_respond_answers_with_cards_citing_final_task_10(page):
+    messages, turns, box = page.respond(ELEVATOR, [], "", "", "", 5)
     assert box == ""
     assert [m["role"] for m in messages] == ["user", "assistant"]
     assert all(isinstance(m["content"], gr.HTML) for m in messages)
@@ -65,28 +68,28 @@ def test_respond_answers_with_cards_citing_final_task_10(wired):
     assert "第10项 升级“美丽家园”建设" in html and "<mark>推进既有多层住宅加装电梯" in html
 
 
-def test_conversation_keeps_earlier_turns(wired):
-    _, turns, _ = app.respond(ELEVATOR, [], "", "", "", 3)
-    messages, turns, _ = app.respond("第29项的牵头单位是哪些?", turns, "", "", "", 3)
+def test_conversation_keeps_earlier_turns(page):
+    _, turns, _ = page.respond(ELEVATOR, [], "", "", "", 3)
+    messages, turns, _ = page.respond("第29项的牵头单位是哪些?", turns, "", "", "", 3)
     assert len(turns) == 2 and len(messages) == 4
     assert _cited(turns[1])[0] == ("plan-final", 29)
 
 
-def test_english_question_gets_english_labels(wired):
-    _, turns, _ = app.respond("Who is responsible for garbage sorting?", [], "", "", "", 3)
+def test_english_question_gets_english_labels(page):
+    _, turns, _ = page.respond("Who is responsible for garbage sorting?", [], "", "", "", 3)
     html = turns[0]["answer_html"]
     assert "From the documents (quoted in Chinese)" in html
     assert ">Final plan<" in html and "Lead units:" in html and ">正式版<" not in html
 
 
-def test_document_filter_is_the_doc_argument(wired):
-    _, turns, _ = app.respond(ELEVATOR, [], "plan-draft", "", "", 5)
+def test_document_filter_is_the_doc_argument(page):
+    _, turns, _ = page.respond(ELEVATOR, [], "plan-draft", "", "", 5)
     assert {doc for doc, _ in _cited(turns[0])} == {"plan-draft"}
     assert ">草案<" in turns[0]["answer_html"]
 
 
-def test_lead_unit_filter_keeps_matching_results_and_retells_the_answer(wired):
-    _, turns, _ = app.respond("电瓶车在楼道充电谁管?", [], "", "", "区房管局", 3)
+def test_lead_unit_filter_keeps_matching_results_and_retells_the_answer(page):
+    _, turns, _ = page.respond("电瓶车在楼道充电谁管?", [], "", "", "区房管局", 3)
     results = turns[0]["answer"]["results"]
     assert results and all("区房管局" in r["lead_units"] for r in results)
     assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
@@ -98,102 +101,102 @@ def test_lead_unit_filter_keeps_matching_results_and_retells_the_answer(wired):
     assert "已按筛选条件(牵头单位: 区房管局)保留" in turns[0]["answer_html"]
 
 
-def test_lead_unit_filter_understands_other_names_of_a_unit(wired):
+def test_lead_unit_filter_understands_other_names_of_a_unit(page):
     # task 7 writes 城管执法局 where the lexicon's canonical name is 区城管执法局
-    _, turns, _ = app.respond("薄弱区域环境综合整治", [], "plan-final", "", "区城管执法局", 5)
+    _, turns, _ = page.respond("薄弱区域环境综合整治", [], "plan-final", "", "区城管执法局", 5)
     assert ("plan-final", 7) in _cited(turns[0])
 
 
-def test_section_filter(wired):
+def test_section_filter(page):
     section = "构筑安全管理体系,提高风险应对能力"
-    _, turns, _ = app.respond(ELEVATOR, [], "", section, "", 5)
+    _, turns, _ = page.respond(ELEVATOR, [], "", section, "", 5)
     results = turns[0]["answer"]["results"]
     assert results and all(r["section"].endswith(section) for r in results)
     assert ("plan-final", 25) in _cited(turns[0])
 
 
-def test_filtered_list_of_a_units_tasks_stays_a_list(wired):
-    _, turns, _ = app.respond("区房管局负责哪些任务?", [], "", "构筑安全管理体系,提高风险应对能力", "", 5)
+def test_filtered_list_of_a_units_tasks_stays_a_list(page):
+    _, turns, _ = page.respond("区房管局负责哪些任务?", [], "", "构筑安全管理体系,提高风险应对能力", "", 5)
     assert (
         turns[0]["answer"]["answer"]
         == "区房管局牵头(含共同牵头)且符合筛选条件的任务共1项:\n第25项 开展房屋安全隐患排查整治"
     )
-    _, turns, _ = app.respond("区房管局负责哪些任务?", [], "plan-final", "", "区房管局", 5)
+    _, turns, _ = page.respond("区房管局负责哪些任务?", [], "plan-final", "", "区房管局", 10)
     assert [r["clause"] for r in turns[0]["answer"]["results"]] == [10, 11, 13, 25, 31, 35]
 
 
-def test_filters_that_remove_everything_say_so(wired):
-    _, turns, _ = app.respond(ELEVATOR, [], "", "推进绿色低碳发展,加快生态城区建设", "区数据局", 5)
+def test_filters_that_remove_everything_say_so(page):
+    _, turns, _ = page.respond(ELEVATOR, [], "", "推进绿色低碳发展,加快生态城区建设", "区数据局", 5)
     assert turns[0]["answer"]["results"] == []
     assert (
-        "筛选条件(章节: 推进绿色低碳发展,加快生态城区建设、牵头单位: 区数据局)排除了"
+        "筛选条件(章节: 推进绿色低碳发展,加快生态城区建设、牵头单位: 区数据局)下没有回答这个问题的条款"
         in turns[0]["answer_html"]
     )
     assert "请放宽或清除筛选条件" in turns[0]["answer_html"]
 
 
-def test_abstention_shows_the_nearest_clauses_as_possibly_related(wired):
-    _, turns, _ = app.respond("今天天气怎么样?", [], "", "", "", 5)
+def test_abstention_shows_the_nearest_clauses_as_possibly_related(page):
+    _, turns, _ = page.respond("今天天气怎么样?", [], "", "", "", 5)
     assert turns[0]["answer"]["abstained"] is True
     assert '<div class="qa-heading">可能相关</div>' in turns[0]["answer_html"]
 
 
-def test_markup_in_a_question_is_shown_escaped(wired):
-    _, turns, _ = app.respond(EVIL + "<script>alert(2)</script> 加装电梯", [], "", "", "", 3)
+def test_markup_in_a_question_is_shown_escaped(page):
+    _, turns, _ = page.respond(EVIL + "<script>alert(2)</script> 加装电梯", [], "", "", "", 3)
     html = turns[0]["question_html"] + turns[0]["answer_html"]
     assert "<img" not in html and "<script" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;" in turns[0]["question_html"]
 
 
 @pytest.mark.parametrize("question", ["", "   ", "？！。"])
-def test_bad_question_is_a_chinese_gr_error(wired, question):
+def test_bad_question_is_a_chinese_gr_error(page, question):
     with pytest.raises(gr.Error) as err:
-        app.respond(question, [], "", "", "", 5)
+        page.respond(question, [], "", "", "", 5)
     assert "问题" in err.value.message and "Traceback" not in err.value.message
 
 
-def test_unexpected_failure_is_a_generic_error_and_logged(wired, monkeypatch, caplog):
+def test_unexpected_failure_is_a_generic_error_and_logged(page, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(app.get_assistant(), "ask", broken)
+    monkeypatch.setattr(page.assistant, "ask", broken)
     with pytest.raises(gr.Error) as err:
-        app.respond(ELEVATOR, [], "", "", "", 5)
-    assert err.value.message == app.GENERIC_ERROR and "secret" not in err.value.message
+        page.respond(ELEVATOR, [], "", "", "", 5)
+    assert err.value.message == GENERIC_ERROR and "secret" not in err.value.message
     assert "secret internals" in caplog.text
 
 
 # --- API handler ------------------------------------------------------------------------------
 
 
-def test_ask_is_the_same_object_as_qa_ask_json(wired, assistant):
-    assert app.ask(ELEVATOR) == assistant.ask(ELEVATOR).to_dict()
-    out = app.ask(ELEVATOR, 2, "plan-draft")
+def test_ask_is_the_same_object_as_qa_ask_json(page, assistant):
+    assert page.ask(ELEVATOR) == assistant.ask(ELEVATOR).to_dict()
+    out = page.ask(ELEVATOR, 2, "plan-draft")
     assert len(out["results"]) == 2 and {r["doc_id"] for r in out["results"]} == {"plan-draft"}
-    assert set(out) == set(Answer.__dataclass_fields__)
+    assert set(out) == {"question", "abstained", "answer", "results"}
 
 
-def test_ask_errors_are_escaped_chinese_messages(wired):
+def test_ask_errors_are_escaped_chinese_messages(page):
     with pytest.raises(gr.Error, match="k 必须是 1 到 20 之间的整数"):
-        app.ask(ELEVATOR, 0)
+        page.ask(ELEVATOR, 0)
     with pytest.raises(gr.Error) as err:
-        app.ask(ELEVATOR, 5, EVIL)
+        page.ask(ELEVATOR, 5, EVIL)
     assert err.value.message.startswith("未知文档 '&lt;img src=x onerror=alert(1)&gt;'")
 
 
 # --- feedback ---------------------------------------------------------------------------------
 
 
-def test_votes_are_logged_with_question_answer_and_cited_clauses(wired):
-    _, turns, _ = app.respond(ELEVATOR, [], "", "", "", 3)
-    _, turns, _ = app.respond("第29项的牵头单位是哪些?", turns, "", "", "", 2)
-    status, box = app.vote_latest(turns, "up", "  很清楚  ")
+def test_votes_are_logged_with_question_answer_and_cited_clauses(page, log):
+    _, turns, _ = page.respond(ELEVATOR, [], "", "", "", 3)
+    _, turns, _ = page.respond("第29项的牵头单位是哪些?", turns, "", "", "", 2)
+    status, box = page.vote_latest(turns, "up", "  很清楚  ")
     assert "👍 已记录" in status and box == ""
     like = gr.LikeData(None, {"index": 1, "value": [], "liked": False})  # the first answer's message
-    status, _ = app.vote(turns, "", like)
+    status, _ = page.vote(turns, "", like)
     assert "👎 已记录" in status
 
-    records, skipped = read_feedback(wired)
+    records, skipped = read_feedback(log)
     assert skipped == 0 and [r["vote"] for r in records] == ["up", "down"]
     assert records[0]["question"] == "第29项的牵头单位是哪些?" and records[0]["comment"] == "很清楚"
     assert records[0]["citations"][0] == "plan-final#29"
@@ -202,75 +205,75 @@ def test_votes_are_logged_with_question_answer_and_cited_clauses(wired):
     assert "T" in records[1]["time"]
 
 
-def test_voting_before_asking_is_a_clear_error(wired):
+def test_voting_before_asking_is_a_clear_error(page, log):
     with pytest.raises(gr.Error, match="请先提问"):
-        app.vote_latest([], "up", "")
-    assert not wired.exists()
+        page.vote_latest([], "up", "")
+    assert not log.exists()
 
 
-def test_undoing_a_like_records_nothing(wired):
-    _, turns, _ = app.respond(ELEVATOR, [], "", "", "", 1)
-    status, _ = app.vote(turns, "留着", gr.LikeData(None, {"index": 1, "value": [], "liked": ""}))
-    assert "已取消" in status and not wired.exists()
+def test_undoing_a_like_records_nothing(page, log):
+    _, turns, _ = page.respond(ELEVATOR, [], "", "", "", 1)
+    status, _ = page.vote(turns, "留着", gr.LikeData(None, {"index": 1, "value": [], "liked": ""}))
+    assert "已取消" in status and not log.exists()
 
 
 # --- clause browser and comparison ------------------------------------------------------------
 
 
-def test_browser_lists_every_task_with_numbered_targets(wired):
-    table, count = app.browse_rows("plan-final", "")
-    assert table["headers"] == app.BROWSE_HEADERS
+def test_browser_lists_every_task_with_numbered_targets(page):
+    table, count = page.browse_rows("final", "")
+    assert table["headers"] == BROWSE_HEADERS
     assert [row[0] for row in table["data"]] == list(range(1, 37)) and "36" in count
     row10 = table["data"][9]
     assert row10[1] == "升级“美丽家园”建设" and row10[3] == "区房管局"
     assert "三年内新增加装电梯466台" in row10[4].split(";")
-    assert len(app.browse_rows("plan-draft", "")[0]["data"]) == 34
+    assert len(page.browse_rows("draft", "")[0]["data"]) == 34
 
 
-def test_browser_search_filters_rows(wired):
-    table, count = app.browse_rows("plan-final", "電梯")  # Traditional characters are normalised
+def test_browser_search_filters_rows(page):
+    table, count = page.browse_rows("final", "電梯")  # Traditional characters are normalised
     assert [row[0] for row in table["data"]] == [10, 25]
     assert "符合“電梯”的有2项" in count
-    table, count = app.browse_rows("plan-final", "区房管局 消防")
+    table, count = page.browse_rows("final", "区房管局 消防")
     assert [row[0] for row in table["data"]] == [25]
-    table, count = app.browse_rows("plan-final", "没有这个词")
+    table, count = page.browse_rows("final", "没有这个词")
     assert table["data"] == [] and "请换一个词" in count
 
 
-def test_selecting_a_row_shows_the_whole_clause(wired):
+def test_selecting_a_row_shows_the_whole_clause(page):
     evt = gr.SelectData(None, {"index": [1, 1], "value": "x", "row_value": [10, "升级“美丽家园”建设"]})
-    html = app.select_clause("plan-final", evt)
+    html = page.select_clause("final", evt)
     assert "三年内新增加装电梯466台" in html and "<li>三年内新增加装电梯466台</li>" in html
     assert "版本说明:标题由&quot;深化精品小区建设&quot;" in html
-    draft = app.clause_detail("plan-draft", 29)
+    draft = page.clause_detail("draft", 29)
     assert "此为草案第29项,已被正式版第32项取代。" in draft and ">草案<" in draft
     with pytest.raises(gr.Error, match="没有第99项任务"):
-        app.clause_detail("plan-final", 99)
+        page.clause_detail("final", 99)
 
 
-def test_comparison_choices_and_diffs(wired):
-    choices = app.compare_choices(app.get_settings().corpus_dir)
+def test_comparison_choices_and_diffs(page):
+    choices = page.compare_choices()
     assert len(choices) == 36
     labels = dict((value, label) for label, value in choices)
     assert labels["final:31"] == "第31项 加强应用场景和城市感知设施建设(由草案第30项、第31项合并)"
     assert labels["final:32"].endswith("(原草案第29项)")
-    html = app.compare_task("final:11")
+    html = page.compare_task("final:11")
     assert '<del class="qa-del qa-reworded">每年完成不少于30个小区物业服务费调整' in html
     assert '<ins class="qa-ins qa-reworded">每年完成不少于20个小区物业服务费调整' in html
-    new = app.compare_task("final:29")
+    new = page.compare_task("final:29")
     assert "草案中没有此项" in new and "公众参与情况报告:增设“深化电动自行车安全监管”任务" in new
     with pytest.raises(gr.Error, match="请选择一项任务"):
-        app.compare_task("final:99")
+        page.compare_task("final:99")
 
 
 # --- the real app, over HTTP ------------------------------------------------------------------
 
 
 @pytest.fixture()
-def served(wired) -> Iterator[str]:
-    demo = app.build_demo()
+def served(assistant, log) -> Iterator[str]:
+    demo = build_demo(assistant, feedback_log=log)
     port = _free_port()
-    _, url, _ = demo.launch(**app.launch_options(port=port, prevent_thread_lock=True, quiet=True))
+    _, url, _ = demo.launch(**launch_options(port=port, prevent_thread_lock=True, quiet=True))
     try:
         yield url
     finally:
@@ -310,14 +313,17 @@ def test_page_fetches_nothing_from_outside(served):
 
 
 class _SlowAssistant:
-    """Stands in for the assistant: holds every question until released, to fill the queue."""
+    """The real assistant, except that it holds every question until released, to fill the queue."""
 
-    def __init__(self, settings):
-        self.settings = settings
+    def __init__(self, real):
+        self.real = real
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def ask(self, question, k=None, doc=None):
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def ask(self, question, k=None, doc=None, section=None, unit=None):
         self.started.set()
         self.release.wait(timeout=60)
         return Answer(question, True, "x", [])
@@ -334,10 +340,9 @@ def _wait_for(predicate, what: str, timeout: float = 30) -> None:
 @pytest.mark.slow
 def test_full_queue_is_refused_with_a_clear_message(assistant):
     """gradio answers HTTP 503 when the queue holds max_size events; the client says so."""
-    slow = _SlowAssistant(assistant.settings)
-    app.configure(assistant=slow)  # type: ignore[arg-type]
-    demo = app.build_demo(assistant.settings, concurrency_limit=1, max_size=1)
-    _, url, _ = demo.launch(**app.launch_options(port=_free_port(), prevent_thread_lock=True, quiet=True))
+    slow = _SlowAssistant(assistant)
+    demo = build_demo(slow, concurrency_limit=1, max_size=1)  # type: ignore[arg-type]
+    _, url, _ = demo.launch(**launch_options(port=_free_port(), prevent_thread_lock=True, quiet=True))
     try:
         client = Client(url, verbose=False)
         running = client.submit("一", api_name="/ask")
@@ -353,7 +358,6 @@ def test_full_queue_is_refused_with_a_clear_message(assistant):
     finally:
         slow.release.set()
         demo.close()
-        app.configure()
 
 
 @pytest.mark.slow
@@ -391,3 +395,10 @@ def test_qa_serve_starts_the_page_on_loopback(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_importing_app_builds_nothing():
+    """``qa serve`` builds the one page; ``app.py`` builds its own only when run as a script."""
+    import app
+
+    assert not any(isinstance(value, (gr.Blocks, Page)) for value in vars(app).values())

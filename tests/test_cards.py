@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from qa.answer import Answer, Result
-from qa.cards import (
+from qa.compare import DiffSpan, TaskChange, TaskPair, align_tasks, compare_plans, diff_task, pair_texts
+from qa.documents import Collection
+from qa.lexicon import load_lexicon
+from qa.structure import parse_clauses
+from qa.targets import numbered_targets
+from qa.web.cards import (
     badge,
     clause_label,
     render_answer,
@@ -15,10 +21,6 @@ from qa.cards import (
     render_question,
     render_result,
 )
-from qa.compare import DiffSpan, TaskChange, TaskPair, align_tasks, compare_plans, diff_task, pair_texts
-from qa.lexicon import load_lexicon
-from qa.structure import parse_clauses
-from qa.targets import numbered_targets
 
 ALIASES = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon").unit_aliases
 
@@ -56,8 +58,8 @@ def _text(markup: str) -> str:
     return re.sub(r"<[^>]+>", "", markup)
 
 
-def test_card_shows_badge_task_units_highlight_clause_and_note():
-    card = render_result(_result())
+def test_card_shows_badge_task_units_highlight_clause_and_note(collection):
+    card = render_result(_result(), collection.current_plan)
     assert '<span class="qa-badge qa-badge-final">正式版</span>' in card
     assert "《长宁区城市管理精细化三年行动计划(2024-2026年)》" in card
     assert "第10项 升级“美丽家园”建设" in card
@@ -72,22 +74,26 @@ def test_card_shows_badge_task_units_highlight_clause_and_note():
     assert "版本说明:标题由&quot;深化精品小区建设&quot;" in card
 
 
-def test_card_badges_for_draft_and_background():
-    assert ">草案<" in render_result(_result(version="draft"))
-    background = render_result(_result(version=None, clause="一", doc_title="起草说明", version_note=None))
+def test_card_badges_for_draft_and_background(collection):
+    assert ">草案<" in render_result(_result(version="draft"), collection.superseded_plan)
+    notes = collection.by_role("drafting-notes")
+    background = render_result(
+        _result(version=None, clause="一", doc_id=notes.doc_id, version_note=None), notes
+    )
     assert ">背景材料<" in background and "一、升级" in background and "版本说明" not in background
-    assert "《起草说明》" not in background  # only plan titles go inside 《》
+    assert f'<span class="qa-doc">{notes.title}</span>' in background  # only plan titles go inside 《》
 
 
-def test_card_labels_switch_to_english():
-    card = render_result(_result(), english=True)
+def test_card_labels_switch_to_english(collection):
+    card = render_result(_result(), collection.current_plan, english=True)
     assert ">Final plan<" in card and "Task 10 " in card and "Lead units:" in card
     assert "Draft vs final:" in card and "正式版<" not in card
     assert badge("draft", english=True).endswith(">Draft (superseded)</span>")
     assert clause_label(7, "x", english=True) == "Task 7 x"
 
 
-def test_every_user_and_corpus_text_is_escaped():
+def test_every_user_and_corpus_text_is_escaped(collection):
+    evil_doc = replace(collection.current_plan, doc_id='"><script>', title=EVIL)
     evil = _result(
         doc_title=EVIL,
         title="<script>alert(1)</script>",
@@ -101,7 +107,7 @@ def test_every_user_and_corpus_text_is_escaped():
         doc_id='"><script>',
     )
     markup = render_answer(
-        Answer(EVIL, False, EVIL + "\n<script>alert(2)</script>", [evil])
+        Answer(EVIL, False, EVIL + "\n<script>alert(2)</script>", [evil]), Collection("x", (evil_doc,))
     ) + render_question(EVIL)
     assert "<img" not in markup and "<script" not in markup and "<b>" not in markup
     assert "&lt;img src=x onerror=alert(1)&gt;" in markup
@@ -109,9 +115,9 @@ def test_every_user_and_corpus_text_is_escaped():
     assert 'data-doc="&quot;&gt;&lt;script&gt;"' in markup
 
 
-def test_answer_in_the_plans_words_then_one_card_per_result():
+def test_answer_in_the_plans_words_then_one_card_per_result(collection):
     answer = Answer("q", False, "推进既有多层住宅加装电梯。\n——《计划》第10项", [_result(), _result(rank=2)])
-    markup = render_answer(answer)
+    markup = render_answer(answer, collection)
     assert markup.count('<article class="qa-card"') == 2
     assert (
         '<div class="qa-answer-text"><p>推进既有多层住宅加装电梯。</p><p>——《计划》第10项</p></div>' in markup
@@ -119,15 +125,17 @@ def test_answer_in_the_plans_words_then_one_card_per_result():
     assert "引用的条款" in markup and "可能相关" not in markup
 
 
-def test_abstention_lists_the_nearest_clauses_as_possibly_related():
-    markup = render_answer(Answer("今天天气怎么样?", True, "计划中没有找到与此直接相关的内容。", [_result()]))
+def test_abstention_lists_the_nearest_clauses_as_possibly_related(collection):
+    answer = Answer("今天天气怎么样?", True, "计划中没有找到与此直接相关的内容。", [_result()])
+    markup = render_answer(answer, collection)
     assert "qa-abstained" in markup
     assert '<div class="qa-heading">可能相关</div>' in markup
-    assert "Possibly related" in render_answer(Answer("weather?", True, "x", [_result()]), english=True)
+    english = render_answer(Answer("weather?", True, "x", [_result()]), collection, english=True)
+    assert "Possibly related" in english
 
 
-def test_notice_comes_before_the_answer():
-    markup = render_answer(Answer("q", False, "没有", []), notice="筛选条件<排除>了全部条款")
+def test_notice_comes_before_the_answer(collection):
+    markup = render_answer(Answer("q", False, "没有", []), collection, notice="筛选条件<排除>了全部条款")
     assert markup.index("qa-notice") < markup.index("qa-answer-text")
     assert "筛选条件&lt;排除&gt;了全部条款" in markup
     assert "qa-card" not in markup

@@ -26,9 +26,9 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.errors import IndexError_
-from qa.feedback import append_feedback, feedback_record, read_feedback
 from qa.index import expected_manifest, load_index
 from qa.settings import REPO_ROOT, Settings, load_settings
+from qa.web.feedback import append_feedback, feedback_record, read_feedback
 from tests.conftest import FakeIndex
 from tests.fake_embedder import FakeEmbedder
 
@@ -403,7 +403,7 @@ def test_killed_build_leaves_the_old_index_in_use(settings, stage):
 _FEEDBACK_CHILD = r"""
 import sys
 from pathlib import Path
-from qa.feedback import append_feedback, feedback_record
+from qa.web.feedback import append_feedback, feedback_record
 
 path = Path(sys.argv[1])
 i = 0

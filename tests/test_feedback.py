@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.feedback import InvalidFeedback, append_feedback, feedback_record, read_feedback
+from qa.web.feedback import InvalidFeedback, append_feedback, feedback_record, read_feedback
 
 PROCESSES = 8
 APPENDS = 50

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 
 from qa.answer import Answer, Result
 from qa.compare import DiffSpan, TaskChange, TaskPair
-from qa.documents import Document
+from qa.documents import VERSION_LABELS, Collection, Document
+from qa.plan_format import clause_label as task_label
 from qa.structure import Clause
 
 __all__ = [
@@ -33,10 +34,9 @@ __all__ = [
 
 _LABELS: dict[str, dict[str, str]] = {
     "zh": {
-        "final": "正式版",
-        "draft": "草案",
-        "background": "背景材料",
-        "task": "第{n}项",
+        "final": VERSION_LABELS["final"],
+        "draft": VERSION_LABELS["draft"],
+        "background": VERSION_LABELS[None],
         "lead": "牵头单位",
         "section": "章节",
         "full": "查看完整条款",
@@ -51,7 +51,6 @@ _LABELS: dict[str, dict[str, str]] = {
         "final": "Final plan",
         "draft": "Draft (superseded)",
         "background": "Background",
-        "task": "Task {n}",
         "lead": "Lead units",
         "section": "Section",
         "full": "Show the whole clause",
@@ -144,22 +143,22 @@ def badge(version: str | None, english: bool = False) -> str:
 def clause_label(clause: int | str | None, title: str, english: bool = False) -> str:
     """Plain text: "第10项 升级…" for a task, "一、title" for a numbered part, else the title."""
     if isinstance(clause, int):
-        return f"{_lang(english)['task'].format(n=clause)} {title}"
+        label = task_label(clause, english)
+        return f"{label[:1].upper()}{label[1:]} {title}"
     if clause:
         return f"{clause}、{title}" if title else str(clause)
     return title
-
-
-def _doc_title(title: str, version: str | None) -> str:
-    return f"《{title}》" if version in ("final", "draft") else title
 
 
 def render_question(question: str, english: bool = False) -> str:
     return f'<div class="qa-turn qa-question">{_e(_lang(english)["you"])}:{_lines(question)}</div>'
 
 
-def render_result(result: Result, english: bool = False) -> str:
-    """One citation card: document and badge, task and title, lead units, highlight, clause, note."""
+def render_result(result: Result, doc: Document, english: bool = False) -> str:
+    """One citation card: document and badge, task and title, lead units, highlight, clause, note.
+
+    ``doc`` is the document the result quotes (its title as a citation shows it).
+    """
     lab = _lang(english)
     text, hs, he = result.text, result.highlight_start, result.highlight_end
     marked = f"{_e(text[:hs])}<mark>{_e(text[hs:he])}</mark>{_e(text[he:])}"
@@ -167,7 +166,7 @@ def render_result(result: Result, english: bool = False) -> str:
         f'<article class="qa-card" data-doc="{_e(result.doc_id)}" data-clause="{_e(result.clause)}">',
         "<header>",
         f'<span class="qa-rank">{result.rank}.</span>',
-        f'<span class="qa-doc">{_e(_doc_title(result.doc_title, result.version))}</span>',
+        f'<span class="qa-doc">{_e(doc.cite_title)}</span>',
         badge(result.version, english),
         "</header>",
         f'<div class="qa-clause-title">{_e(clause_label(result.clause, result.title, english))}</div>',
@@ -190,8 +189,14 @@ def render_notice(message: str) -> str:
     return f'<div class="qa-notice">{_lines(message)}</div>'
 
 
-def render_answer(answer: Answer, english: bool = False, notice: str | None = None) -> str:
-    """The plan's own words, then one card per result; an abstention lists them as 可能相关."""
+def render_answer(
+    answer: Answer, collection: Collection, english: bool | None = None, notice: str | None = None
+) -> str:
+    """The plan's own words, then one card per result; an abstention lists them as 可能相关.
+
+    Labels follow the question's language unless ``english`` says otherwise.
+    """
+    english = answer.english if english is None else english
     lab = _lang(english)
     parts = [f'<div class="qa-turn{" qa-abstained" if answer.abstained else ""}">']
     if notice:
@@ -201,7 +206,7 @@ def render_answer(answer: Answer, english: bool = False, notice: str | None = No
     if answer.results:
         heading = lab["related"] if answer.abstained else lab["sources"]
         parts.append(f'<div class="qa-heading">{_e(heading)}</div>')
-        parts.extend(render_result(r, english) for r in answer.results)
+        parts.extend(render_result(r, collection.get(r.doc_id), english) for r in answer.results)
     parts.append("</div>")
     return "".join(parts)
 
@@ -268,8 +273,8 @@ def render_diff(spans: Sequence[DiffSpan], draft_title: str = "草案", final_ti
 
 def _numbers(pair: TaskPair) -> tuple[str, str]:
     drafts = pair.drafts
-    draft = "、".join(f"第{n}项" for n in drafts) or "—"
-    return draft, f"第{pair.final}项" if pair.final is not None else "—"
+    draft = "、".join(task_label(n) for n in drafts) or "—"
+    return draft, task_label(pair.final) if pair.final is not None else "—"
 
 
 def render_pair(
