@@ -14,7 +14,7 @@ from typing import Literal
 from qa.compare import TaskKey
 from qa.documents import SUPERSEDED_PLAN, Document, Version
 from qa.lexicon import AskCue, Lexicon
-from qa.plan_format import clause_label, is_lead_note, split_sentences
+from qa.plan_format import PLAN_PERIOD, clause_label, is_lead_note, split_sentences
 from qa.query import Query
 from qa.retrieve import Filters, Hit, Signals
 from qa.structure import Clause
@@ -155,6 +155,8 @@ def _highlight(hit: Hit, query: Query, cue: AskCue | None = None) -> tuple[int, 
     asked, or the sentence retrieval found closest.
     """
     chunk = hit.chunk
+    if query.about_period and chunk.start == 0 and PLAN_PERIOD.search(chunk.text.split("\n", 1)[0]):
+        return 0, len(chunk.text.split("\n", 1)[0])
     if query.clause is None or query.clause != chunk.clause:
         if cue is not None and cue.missing is not None:
             return asked_sentence(hit, cue) or hit.sentence
@@ -307,7 +309,12 @@ def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained
     if cue is None or cue.missing is None or query.clause is not None or query.lists_tasks:
         return "answered"
     top = hits[0]
-    same_doc = [h for h in hits if h.chunk.doc_id == top.chunk.doc_id]
+    # A background document's other paragraphs may hold it; another task of a plan does not.
+    same_doc = (
+        [top]
+        if isinstance(top.chunk.clause, int)
+        else [h for h in hits if h.chunk.doc_id == top.chunk.doc_id]
+    )
     return "answered" if any(asked_sentence(h, cue) for h in same_doc) else "partial"
 
 
@@ -333,6 +340,12 @@ def lead_sentence(
     """
     en = query.english
     words = top.highlight.strip()
+    period = PLAN_PERIOD.search(words) if query.about_period and top.version == "final" else None
+    if period is not None:
+        first, last = period.group(1), period.group(2)
+        if en:
+            return f"The plan runs from {first} to the end of {last}: {words} (its title, quoted in Chinese)"
+        return f"{doc.cite_title}的实施期为{period.group(0)},到{last}年底结束。"
     if is_lead_note(words) and top.lead_units:
         # Asked who leads a task: the units are the answer, not the raw note.
         label = clause_label(int(top.clause or 0), en, superseded=top.superseded)

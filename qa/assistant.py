@@ -164,7 +164,13 @@ class Assistant:
             # The result that holds what was asked comes first: an address two paragraphs below
             # the consultation's dates, in the same notice.
             holder = next((i for i, h in enumerate(hits) if asked_sentence(h, cue)), 0)
-            if holder and hits[holder].chunk.doc_id == hits[0].chunk.doc_id:
+            top_chunk = hits[0].chunk
+            # Only paragraphs of one background document trade places; a task stays a task.
+            if (
+                holder
+                and hits[holder].chunk.doc_id == top_chunk.doc_id
+                and not isinstance(top_chunk.clause, int)
+            ):
                 order = [holder, *(i for i in range(len(results)) if i != holder)]
                 results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]
         not_stated = None

@@ -47,7 +47,6 @@ DiffOp = Literal["equal", "added", "removed", "reworded"]
 _MATCH = 0.5
 # Two phrases in the same spot of a changed passage are shown as one rewording above this ratio.
 _RESEMBLE = 0.5
-_MAX_QUOTED = 3
 _QUOTE_CHARS = 50
 # A phrase runs to the next Chinese or ASCII clause mark; the mark stays with it, so the phrases
 # of a text always concatenate back to the text.
@@ -285,9 +284,7 @@ def version_note(
         [f'标题由"{dcl[0].title}"改为"{fcl.title}"'] if len(dcl) == 1 and dcl[0].title != fcl.title else []
     )
     changes += _changes(diff_task("".join(_rest(draft, c) for c in dcl), _rest(final, fcl)))
-    shown = changes[:_MAX_QUOTED]
-    if len(changes) > _MAX_QUOTED:
-        shown[-1] += f"等{len(changes)}处改动"
+    shown = list(changes)  # every change: a reader must not have to open the comparison to see the rest
     old, new = (
         list(dict.fromkeys(aliases.get(u, u) for c in cs for u in c.lead_units)) for cs in (dcl, [fcl])
     )

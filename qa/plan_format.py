@@ -20,6 +20,7 @@ __all__ = [
     "SUB_HEADING",
     "PART_HEADING",
     "QUESTION_LINE",
+    "PLAN_PERIOD",
     "cn_number",
     "strip_heading_number",
     "strip_task_number",
@@ -59,6 +60,8 @@ PART_HEADING = re.compile(rf"([{CN_NUMERALS}]+)、")
 # A numbered question of a Q&A document ("1.为什么要起草制定…?").
 QUESTION_LINE = re.compile(r"(\d+)\.(?=.+\?\s*$)")
 _HEADING_NUMBER = re.compile(rf"^\(?[{CN_NUMERALS}]+[)、]")
+# The period a plan's title gives: "(2024-2026年)".
+PLAN_PERIOD = re.compile(r"(\d{4})\s*[-—–]\s*(\d{4})年")
 # A sentence keeps its closing mark; a line break also ends one.
 _SENTENCE = re.compile(r"[^。;;!!??\n]+(?:[。;;!!??]|(?=\n)|$)")
 _LEAD_UNIT_SEPARATOR = "、"

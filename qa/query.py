@@ -43,6 +43,14 @@ _LISTS_TASKS = re.compile(
     r"|\bwhich tasks\b|\bwhat (?:does|do) .+ (?:lead|do|handle|manage)\b",
     re.I,
 )
+# The plan's own period: "这个计划什么时候结束?", "how long does the plan run?".
+_PLAN_PERIOD = re.compile(
+    r"(?:^|这个|该|本|整个|这份|此|三年|精细化)(?:行动)?计划.{0,4}(?:什么时候|何时|哪年|哪一年|啥时候|到)?"
+    r"(?:结束|到期|截止|完成|为期|持续|执行到|实施到|有效期|期限|多久|几年|多长时间|哪一年|哪年)"
+    r"|\b(?:the|this) plan\b.{0,30}\b(?:end|ends|last|lasts|run|runs|expire|expires|until)\b"
+    r"|\bhow long\b.{0,20}\b(?:the|this) plan\b",
+    re.I,
+)
 _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -96,6 +104,7 @@ class Query:
     # In a long message, the sentence that asks (offsets into ``raw``); the rest is its story.
     focus: tuple[int, int] | None = None
     glossary_terms: tuple[str, ...] = ()  # the plan's words an English question names (glossary)
+    about_period: bool = False  # asks when the plan itself runs or ends
 
     @property
     def focus_text(self) -> str | None:
@@ -187,6 +196,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         asks=asks,
         focus=find_focus(raw),
         glossary_terms=glossary_terms,
+        about_period=asks == "date" and clause is None and unit is None and bool(_PLAN_PERIOD.search(text)),
     )
 
 

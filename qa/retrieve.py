@@ -170,11 +170,15 @@ class Retriever:
         if pinned:
             signals = replace(signals, routed=True)
             if query.lists_tasks:
-                return [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned[:k])], signals
+                # Every task the unit leads, whatever k is: a listing cut short would mislead.
+                return [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned)], signals
         scores = self._apply_intent(scores, query)
         # Versions are ordered over a wider pool than k, so that with k=1 the final plan's task
         # still displaces its draft counterpart that happened to score higher.
-        pool = self._top(scores, allowed & ~np.isin(np.arange(len(scores)), pinned), max(k, _POOL), evidence)
+        # The pool is twice k: superseded copies of current tasks leave it, and k must remain.
+        pool = self._top(
+            scores, allowed & ~np.isin(np.arange(len(scores)), pinned), max(2 * k, _POOL), evidence
+        )
         head = [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned)]
         return self._order_versions(head + pool, query, allowed, evidence)[:k], signals
 
@@ -241,7 +245,12 @@ class Retriever:
         return [self._hit(int(p), scores[p], evidence) for p in order[:k] if allowed[p]]
 
     def _pinned(self, query: Query, filters: Filters) -> list[int]:
-        """Chunks a clause number or a named lead unit puts first, in order."""
+        """Chunks a clause number, a named lead unit or a question about the plan's period puts
+        first, in order."""
+        if query.about_period:
+            # The current plan's title names its period: "…三年行动计划(2024-2026年)".
+            final = self._plans["final"]
+            return [i for i, ch in enumerate(self.index.chunks) if ch.doc_id == final and ch.start == 0]
         if query.clause is not None:
             numbered_in = self._plans[query.numbered_version]
             first = self.task_positions((numbered_in, query.clause))
@@ -297,6 +306,17 @@ class Retriever:
                 if partner is not None and partner in hits and hits.index(partner) > i:
                     j = hits.index(partner)
                     hits[i], hits[j] = partner, hit
+        if query.version is None:
+            # A superseded task whose current counterpart is among the results takes no slot of
+            # its own: how it differs is in the current task's version note.
+            shown = {(h.chunk.doc_id, h.chunk.clause) for h in hits}
+            hits = [
+                h
+                for h in hits
+                if h.chunk.doc_id != self._plans["draft"]
+                or not isinstance(h.chunk.clause, int)
+                or self._counterparts.get((h.chunk.doc_id, h.chunk.clause)) not in shown
+            ]
         return hits
 
     def _partner(self, hit: Hit, hits: list[Hit], allowed: np.ndarray, evidence: _Evidence) -> Hit | None:

@@ -112,7 +112,7 @@ def test_no_more_results_than_k_and_no_duplicates(answers: dict[str, Answer]) ->
     for question, answer in answers.items():
         keys = [(r.doc_id, r.start) for r in answer.results]
         assert len(keys) == len(set(keys)), question
-        if not (answer.answer.startswith("区") and "牵头(含共同牵头)的任务共" in answer.answer):
+        if not answer.listing:  # a listing holds every task the unit leads, whatever k is
             assert len(answer.results) <= 5, question
 
 

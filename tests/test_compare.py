@@ -121,7 +121,7 @@ def test_version_notes_quote_the_plans(
         28
     )
     assert note(29).startswith("正式版新增此项,草案中没有")
-    assert "等4处改动" in note(10)
+    assert "等" not in note(10).replace("等级", "") and note(10).count(";") >= 3  # every change, none cut
     # Task 6 moved "打造长宁城市管理精细化特色示范样板" to the end of its sentence: not a deletion.
     assert "示范样板" not in note(6)
 
