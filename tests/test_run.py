@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,9 +18,8 @@ from qa.evaluation.gold import GoldQuestion, Relevant, load_gold
 from qa.evaluation.metrics import METRICS, EvalRun, Judge, Outcome
 from qa.evaluation.run import check_thresholds, thresholds_from, tuned_source
 from qa.settings import Settings
-from qa.tuned import Weights
+from qa.tuned import Tuned, Weights, load_tuned
 from tests.conftest import CORPUS
-from tests.fake_embedder import FakeEmbedder
 
 # --- the gate -------------------------------------------------------------------------------------
 
@@ -140,14 +141,6 @@ def test_score_looks_past_rank_5_only_when_the_top_5_miss(tiny: Collection) -> N
 
 
 @pytest.fixture(scope="module")
-def fake_assistant(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - Assistant, imported lazily
-    from qa.assistant import Assistant
-
-    settings = Settings(corpus_dir=CORPUS, index_dir=tmp_path_factory.mktemp("eval") / "index")
-    return Assistant(settings, embedder=FakeEmbedder(dim=256))
-
-
-@pytest.fixture(scope="module")
 def small_gold() -> list[GoldQuestion]:
     gold = load_gold()
     return [
@@ -182,21 +175,34 @@ def test_run_answers_every_question_once_per_configuration(
     for block in (*m["splits"].values(), *m["by_kind"].values(), *m["configs"].values()):
         assert tuple(block) == METRICS
     assert m["abstention_by_kind"]["out-of-scope"]["n"] == 2
-    # The assistant runs on corpus/tuned.json: the run names the file and carries its provenance.
-    assert m["tuned"]["file"] == "corpus/tuned.json"
+    # The assistant runs on its corpus's tuned.json: the run names the file and carries its provenance.
+    assert m["tuned"]["file"] == str((fake_assistant.settings.corpus_dir / "tuned.json").resolve())
     assert m["tuned"]["provenance"] == dict(fake_assistant.tuned.provenance or {})
     assert result.tuning["weights"]["dense"] == fake_assistant.retriever.weights.dense
     assert set(result.tuning) == {"weights", "thresholds", "file", "provenance"}
 
 
-def test_tuned_source_names_the_file_only_when_its_values_are_in_use(fake_assistant) -> None:  # noqa: ANN001
-    assert tuned_source(fake_assistant)["file"] == "corpus/tuned.json"
-    old = fake_assistant.retriever.weights
-    fake_assistant.retriever.weights = Weights(dense=old.dense + 0.1)
-    try:
-        assert tuned_source(fake_assistant)["file"] is None
-    finally:
-        fake_assistant.retriever.weights = old
+def _reading(corpus_dir: Path, tuned: Tuned | None = None) -> SimpleNamespace:
+    """What tuned_source reads of an assistant: its settings, its tuned values, the values in use."""
+    tuned = tuned or load_tuned(corpus_dir)
+    return SimpleNamespace(
+        settings=Settings(corpus_dir=corpus_dir),
+        tuned=tuned,
+        retriever=SimpleNamespace(weights=tuned.weights),
+        thresholds=tuned.thresholds,
+    )
+
+
+def test_tuned_source_names_the_file_only_when_its_values_are_in_use(tmp_path: Path) -> None:
+    here = _reading(CORPUS)
+    assert tuned_source(here) == {"file": "corpus/tuned.json", "provenance": dict(here.tuned.provenance)}
+    here.retriever.weights = Weights(dense=here.tuned.weights.dense + 0.1)  # as a search sets them
+    assert tuned_source(here)["file"] is None
+    handed = _reading(CORPUS, Tuned(provenance={"split": "dev"}))  # values given to Assistant
+    assert tuned_source(handed) == {"file": None, "provenance": {"split": "dev"}}
+    assert tuned_source(_reading(tmp_path)) == {"file": None, "provenance": None}  # no file: code defaults
+    shutil.copy(CORPUS / "tuned.json", tmp_path / "tuned.json")
+    assert tuned_source(_reading(tmp_path))["file"] == str((tmp_path / "tuned.json").resolve())
 
 
 def test_unknown_configuration_and_split_are_refused(fake_assistant, small_gold) -> None:  # noqa: ANN001

@@ -14,24 +14,11 @@ from qa.evaluation import run as evaluation_run
 from qa.evaluation import tuning
 from qa.evaluation.gold import GoldQuestion, load_gold
 from qa.evaluation.metrics import METRICS, summarise
-from qa.settings import Settings
 from qa.tuned import TUNED_FILE, Thresholds, Weights, load_tuned
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, FakeIndex
 from tests.fake_embedder import FakeEmbedder
 
 _TINY_GRID = {"dense": (0.4, 0.6), "draft_penalty": (0.0, 0.8), "min_dense": (0.5, 2.0), "min_bm25": (3.0,)}
-
-
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("tune") / "index"
-
-
-@pytest.fixture(scope="module")
-def fake_assistant(index_dir: Path):  # noqa: ANN201 - Assistant, imported lazily
-    from qa.assistant import Assistant
-
-    return Assistant(Settings(corpus_dir=CORPUS, index_dir=index_dir), embedder=FakeEmbedder(dim=256))
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +99,15 @@ def test_tuning_moves_the_defaults_only_for_more_than_one_question() -> None:
 
 
 @pytest.fixture
-def corpus_copy(tmp_path: Path, index_dir: Path, small_gold, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: ANN001
+def index_dir(fake_index_copy: FakeIndex) -> Path:
+    return fake_index_copy.settings.index_dir
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path, small_gold, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: ANN001
     """A copy of corpus/ to tune into, a tiny grid, a few gold questions and the fake embedder.
 
-    The copy has the same documents, so the module's fake index (``index_dir``) is reused.
+    The copy has the same documents, so a copy of the session's fake index (``index_dir``) serves it.
     """
     from qa.assistant import Assistant
 
@@ -123,9 +115,7 @@ def corpus_copy(tmp_path: Path, index_dir: Path, small_gold, monkeypatch: pytest
     shutil.copytree(CORPUS, corpus)
     monkeypatch.setattr(tuning, "GRID", _TINY_GRID)
     monkeypatch.setattr(tuning, "load_gold", lambda: small_gold)
-    monkeypatch.setattr(
-        tuning, "_assistant", lambda settings: Assistant(settings, embedder=FakeEmbedder(dim=256))
-    )
+    monkeypatch.setattr(tuning, "_assistant", lambda settings: Assistant(settings, embedder=FakeEmbedder()))
     return corpus
 
 
