@@ -77,6 +77,7 @@ def test_report_files(tmp_path: Path, tuning: dict[str, object]) -> None:
     saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert saved["metrics"] == json.loads(json.dumps(metrics))
     assert saved["tuning"] == tuning
+    assert saved["settings"]["corpus_dir"] == "corpus" and saved["settings"]["k"] == 5
     assert [q["id"] for q in saved["questions"]] == ["a", "b", "c", "d"]
     assert saved["questions"][0]["asks"] == "what" and saved["questions"][1]["coverage"] == "none"
     assert set(saved["questions"][0]["configs"]) == {"full"}

@@ -36,7 +36,7 @@ from qa.evaluation.metrics import (
 )
 from qa.settings import REPO_ROOT
 
-__all__ = ["write_report", "describe_tuned", "git_commit"]
+__all__ = ["write_report", "describe_tuned", "git_commit", "repo_path"]
 
 _KIND_ZH = {
     "citizen": "市民",
@@ -218,7 +218,7 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
         "date": now,
         "commit": commit,
         "embedder": run_.embedder_id,
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(run_.settings).items()},
+        "settings": {k: repo_path(v) if isinstance(v, Path) else v for k, v in asdict(run_.settings).items()},
         "tuning": run_.tuning,
         "metrics": metrics,
         "configs_by_split": by_config,
@@ -244,6 +244,12 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
     (directory / "results.json").write_text(_json_lines(results), encoding="utf-8")
     _plot(metrics, directory / "report.png")
     return metrics
+
+
+def repo_path(path: Path) -> str:
+    """A path inside the repository relative to it (the same in every checkout), another as it is."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _json_lines(results: Mapping[str, Any]) -> str:

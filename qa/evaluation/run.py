@@ -34,8 +34,8 @@ from qa.evaluation.metrics import (
     format_metric,
     summarise,
 )
-from qa.evaluation.report import describe_tuned, write_report
-from qa.settings import REPO_ROOT, Settings, load_settings
+from qa.evaluation.report import describe_tuned, repo_path, write_report
+from qa.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from qa.answer import Answer
@@ -198,9 +198,7 @@ def tuned_source(assistant: Assistant) -> dict[str, Any]:
     in_use = (assistant.retriever.weights, assistant.thresholds) == (tuned.weights, tuned.thresholds)
     if not (in_use and path.is_file() and load_tuned(path.parent) == tuned):
         return {"file": None, "provenance": dict(tuned.provenance) if tuned.provenance else None}
-    shown = path.resolve()
-    name = str(shown.relative_to(REPO_ROOT)) if shown.is_relative_to(REPO_ROOT) else str(shown)
-    return {"file": name, "provenance": dict(tuned.provenance or {})}
+    return {"file": repo_path(path), "provenance": dict(tuned.provenance or {})}
 
 
 # --- thresholds -----------------------------------------------------------------------------------
