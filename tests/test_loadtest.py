@@ -24,6 +24,10 @@ def _reply(question: str) -> dict:
         "question": question,
         "abstained": False,
         "answer": text,
+        "lead": text,
+        "coverage": "answered",
+        "asks": "what",
+        "missing": None,
         "results": [
             {
                 "rank": 1,
@@ -50,6 +54,8 @@ def test_check_answer_accepts_a_well_formed_reply():
         (lambda r: {**r, "question": "别的"}, "another question"),
         (lambda r: {**r, "answer": ""}, "empty answer"),
         (lambda r: {k: v for k, v in r.items() if k != "results"}, "reply keys"),
+        (lambda r: {k: v for k, v in r.items() if k != "lead"}, "reply keys"),
+        (lambda r: {**r, "extra": 1}, "reply keys"),
         (lambda r: {**r, "results": [{**r["results"][0], "highlight": "别的"}]}, "highlight"),
         (lambda r: {**r, "results": [{**r["results"][0], "end": 101}]}, "offsets"),
     ],

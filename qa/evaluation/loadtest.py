@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa.answer import Answer
 from qa.errors import QAError
 from qa.settings import REPO_ROOT, Settings
 
@@ -53,7 +54,8 @@ MAX_CLIENTS = 256
 MAX_QUESTIONS = 1000
 STARTUP_TIMEOUT_S = 180.0  # loading the model and index on a busy two-core machine
 REQUEST_TIMEOUT_S = 60.0
-_ANSWER_KEYS = {"question", "abstained", "answer", "results"}
+# What /ask returns is Answer.to_dict(), as `qa ask --json` prints it: its keys follow the Answer.
+_ANSWER_KEYS = frozenset(Answer("", False, "", []).to_dict())
 _RESULT_KEYS = {"rank", "doc_id", "text", "start", "end", "highlight", "highlight_start", "highlight_end"}
 # The server child's environment: no telemetry, no token lookup, no network (read when it starts).
 _OFFLINE_ENV = {
