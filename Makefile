@@ -35,8 +35,10 @@ browser-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei fonts-noto-color-emoji >/dev/null; \
 	fi
 
+PORT ?= 7860
+
 serve: install-serve
-	$(VENV)/bin/qa serve
+	$(VENV)/bin/qa serve --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
