@@ -314,7 +314,7 @@ def test_process_stdin_json(assistant):
 
 @pytest.fixture(scope="module")
 def server(assistant):
-    from qa.loadtest import running_server
+    from qa.evaluation.loadtest import running_server
 
     with running_server(assistant.settings) as running:
         yield running
