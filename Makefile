@@ -1,22 +1,33 @@
-# The README's two commands: `make serve` starts the assistant, `make test` runs every test.
-# Both set up .venv/ first when it is missing or older than pyproject.toml.
+# The README's commands: `make serve` starts the assistant, `make check` runs the fast tests,
+# `make test` runs every test. Each sets up .venv/ first when it is missing or older than pyproject.toml.
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip --disable-pip-version-check -q
+# Serving needs the package and its default dependencies only: no torch, no sentence-transformers.
+SERVE_STAMP := $(VENV)/.installed-serve
+# Tests add the sentence-transformers extra (and so torch) and the dev tools.
+STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install serve test lint browser-deps eval tune bench loadtest clean
+.PHONY: install install-serve serve check test lint browser-deps eval tune bench loadtest clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+install-serve: $(SERVE_STAMP)
+
+$(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install --upgrade pip
+
+$(SERVE_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(PY)
 	# torch first and pinned: any package asking for a plain `torch` would pull a CUDA build of several GB.
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[st,dev]'
-	touch $(STAMP)
+	touch $(SERVE_STAMP) $@
 
 # The browser test drives Debian's Chromium; Chinese text needs a CJK font to render.
 browser-deps:
@@ -24,13 +35,19 @@ browser-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei fonts-noto-color-emoji >/dev/null; \
 	fi
 
-serve: install
-	$(VENV)/bin/qa serve
+PORT ?= 7860
+
+serve: install-serve
+	$(VENV)/bin/qa serve --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The fast suite: no real model, server, child process or browser (see tests/conftest.py).
+check: lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not slow and not browser"
 
 test: install browser-deps lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider

@@ -71,6 +71,7 @@ def test_cold_start_with_the_real_index(assistant):
     assert cold.st_imported is False  # peak memory without the sentence-transformers extra
 
 
+@pytest.mark.slow  # a child process
 def test_cold_start_refuses_to_time_a_build(tmp_path):
     settings = load_settings(index_dir=tmp_path / "index")
     with pytest.raises(QAError, match="冷启动测量失败"):

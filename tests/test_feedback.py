@@ -77,6 +77,7 @@ def test_missing_log_reads_as_empty(tmp_path):
     assert read_feedback(tmp_path / "none.jsonl") == ([], 0)
 
 
+@pytest.mark.slow  # child processes
 def test_concurrent_processes_never_lose_or_interleave_lines(tmp_path):
     log = tmp_path / "feedback.jsonl"
     ctx = multiprocessing.get_context("spawn")  # no fork of a test process that may hold threads

@@ -78,6 +78,7 @@ def test_only_loopback_urls():
         loadtest.offline_client("http://example.com:7860/")
 
 
+@pytest.mark.slow  # a server
 def test_queue_full_replies_are_counted_apart(monkeypatch):
     """A one-place queue in front of a slow handler: the overflow is queue_full, never an error."""
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")

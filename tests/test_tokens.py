@@ -131,14 +131,15 @@ def test_first_use_from_many_threads_builds_one_dictionary(monkeypatch: pytest.M
     assert len({id(tok._dictionary()) for tok in tokenizers}) == 1
 
 
-def test_tokenizers_with_the_same_words_share_one_jieba_dictionary(plain: Tokenizer) -> None:
-    words = ["口袋公园", "街区微更新"]
-    first, second = Tokenizer(words), Tokenizer(reversed(words))  # a word set, in any order
-    assert first.tokens("建设口袋公园") == second.tokens("建设口袋公园")
-    assert first._dictionary() is second._dictionary()
-    other = Tokenizer()  # jieba's own words only, as ``plain``
-    assert other._dictionary() is plain._dictionary()
-    assert other._dictionary() is not first._dictionary()
-    # The words of one set are not added to another's dictionary.
-    assert "街区微更新" in first.tokens("推进街区微更新")
-    assert "街区微更新" not in other.tokens("推进街区微更新")
+def test_tokenizers_with_the_same_words_share_one_jieba_dictionary(
+    tokenizer: Tokenizer, plain: Tokenizer
+) -> None:
+    words = load_lexicon(CORPUS / "lexicon").dictionary_words()
+    same, reordered = Tokenizer(words), Tokenizer(reversed(words))  # a word set, in any order
+    assert same._dictionary() is tokenizer._dictionary()
+    assert reordered._dictionary() is tokenizer._dictionary()
+    assert Tokenizer()._dictionary() is plain._dictionary()
+    assert plain._dictionary() is not tokenizer._dictionary()
+    # The plan's words are in the one dictionary and not in the other.
+    assert "电动自行车" in same.tokens("电动自行车充电")
+    assert "电动自行车" not in Tokenizer().tokens("电动自行车充电")
