@@ -63,6 +63,17 @@ _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MARKUP = re.compile(r"<[^<>]*>")
+# Addresses are not language: a link to the district's site keeps a Chinese question Chinese. A
+# markdown link keeps its text and loses its target; URLs, web and e-mail addresses go whole. No
+# \b: in Python a Chinese character is a word character, so 见https://… has no word boundary.
+_ADDRESS = re.compile(
+    r"\]\([!-~ ]*?\)"  # [text](target "title")
+    r"|(?:https?|ftp)://[!-~]*"
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+    r"|(?<![A-Za-z0-9.-])(?:[A-Za-z0-9-]+\.)+(?:cn|com|net|org|gov|edu|info|io)(?![A-Za-z0-9])(?:/[!-~]*)?"
+    r"|&[A-Za-z]+;",  # an HTML entity such as &nbsp;
+    re.I,
+)
 # Enough of a question to tell its language; never more, so refusing a huge one costs nothing.
 _LANGUAGE_SAMPLE = 500
 _MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
@@ -87,9 +98,10 @@ def normalise(text: str) -> str:
 def is_english(text: str) -> bool:
     """More Latin words than Chinese characters: answer and explain in English.
 
-    Markup is not language: ``<img src=x onerror=…> 加装电梯`` is a Chinese question.
+    Markup and addresses are not language: ``<img src=x onerror=…> 加装电梯`` and
+    ``[通知](https://www.shcn.gov.cn/…)里说的加装电梯`` are Chinese questions.
     """
-    text = _MARKUP.sub(" ", text)
+    text = _ADDRESS.sub(" ", _MARKUP.sub(" ", text))
     return len(_ENGLISH_WORD.findall(text)) * 2 > len(_CJK.findall(text))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -168,3 +169,45 @@ def test_cli_stdin_refuses_an_oversized_line_in_bounded_memory(tmp_path, fake_in
         "error": "The question is too long (501 characters); please keep it under 500.",
     }
     assert out[3]["question"] == edge and "error" not in out[3]
+
+
+# --- 5. addresses are not English -----------------------------------------------------------------
+
+LINK = "https://www.shcn.gov.cn/art/2024/8/28/art_1234_567890.html"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        f"[加装电梯]({LINK})这个计划什么时候完成?",
+        f'[the notice]({LINK} "title") 加装电梯什么时候完成?',
+        f"详见{LINK} 加装电梯",
+        f"<{LINK}> 加装电梯谁负责?",
+        "看www.shcn.gov.cn/zwgk/index.html 加装电梯",
+        "意见发到 changning.plan.office@shcn.gov.cn 这个地址对吗?",
+        "![照片](docs/screenshots/chat.png)加装电梯",
+        "&nbsp;&nbsp;加装电梯 <b>谁</b>管",
+    ],
+)
+def test_addresses_in_a_chinese_question_keep_it_chinese(question):
+    assert parse_query(question).english is False
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        f"What does {LINK} say about lift installation?",
+        "Who handles e-bike charging? Mail changning.plan.office@shcn.gov.cn",
+        f"[Which tasks]({LINK}) does the housing bureau lead?",
+    ],
+)
+def test_english_questions_with_addresses_stay_english(question):
+    assert parse_query(question).english is True
+
+
+def test_a_chinese_question_with_a_link_is_answered_with_chinese_labels(fake_assistant):
+    answer = fake_assistant.ask(f"[加装电梯]({LINK})的牵头单位是谁?")
+    assert answer.query is not None and answer.query.english is False
+    # Labels, citation and version note all in Chinese: not one Latin letter (English says "task 10").
+    assert answer.results and "第10项" in answer.answer
+    assert re.search("[A-Za-z]", answer.answer) is None, answer.answer
