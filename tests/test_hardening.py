@@ -8,7 +8,9 @@ here is the session's fake index (``fake_index`` in conftest), a copy of it, or 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 import os
 import re
 import subprocess
@@ -24,6 +26,7 @@ from qa.errors import InvalidQuestion
 from qa.query import parse_query
 from qa.settings import REPO_ROOT
 from tests.conftest import FakeIndex
+from tests.fake_embedder import FakeEmbedder
 
 QUESTION = "电瓶车在楼道充电谁管?"
 
@@ -211,3 +214,55 @@ def test_a_chinese_question_with_a_link_is_answered_with_chinese_labels(fake_ass
     # Labels, citation and version note all in Chinese: not one Latin letter (English says "task 10").
     assert answer.results and "第10项" in answer.answer
     assert re.search("[A-Za-z]", answer.answer) is None, answer.answer
+
+
+# --- 3. jieba's dictionary never comes from the shared temp folder -------------------------------
+
+
+def _planted_cache() -> bytes:
+    """A jieba cache (FREQ, total) in which the whole question is one very likely word."""
+    word = QUESTION.rstrip("?")
+    freq = {word[:i]: 0 for i in range(1, len(word))}
+    freq[word] = 10**9
+    return marshal.dumps((freq, 10**9))
+
+
+def test_cli_ignores_a_jieba_cache_planted_in_the_temp_folder(tmp_path, fake_index, fake_assistant):
+    env = _env(tmp_path)
+    planted = Path(env["TMPDIR"]) / "jieba.cache"
+    planted.write_bytes(_planted_cache())
+    run = _qa(fake_index, fake_index.settings.index_dir, "ask", "--json", "--mode", "bm25", QUESTION, env=env)
+    assert (run.returncode, run.stderr) == (0, "")
+    # The BM25 scores are those of jieba's own dictionary, as in this process.
+    expected = fake_assistant.ask(QUESTION, mode="bm25").to_dict()
+    assert json.loads(run.stdout) == json.loads(json.dumps(expected, ensure_ascii=False))
+    assert [p.name for p in planted.parent.iterdir()] == ["jieba.cache"]
+    assert planted.read_bytes() == _planted_cache()
+
+
+def test_cli_prints_no_traceback_when_the_temp_folder_cache_belongs_to_someone_else(tmp_path, fake_index):
+    """jieba.cache there and not replaceable, as when another user owns it: a folder stands in."""
+    env = _env(tmp_path)
+    (Path(env["TMPDIR"]) / "jieba.cache").mkdir()
+    run = _qa(fake_index, fake_index.settings.index_dir, "ask", QUESTION, env=env)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert "引用:" in run.stdout
+
+
+def test_the_index_keeps_its_own_checksummed_jieba_dictionary(fake_index_copy):
+    from qa.assistant import Assistant
+
+    folder = fake_index_copy.settings.index_dir
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert (
+        manifest["files"]["jieba.cache"] == hashlib.sha256((folder / "jieba.cache").read_bytes()).hexdigest()
+    )
+    expected = (
+        Assistant(fake_index_copy.settings, embedder=FakeEmbedder()).ask(QUESTION, mode="bm25").to_dict()
+    )
+    # A dictionary changed behind the manifest's back, or gone, is a damaged index: rebuilt.
+    for damage in (lambda p: p.write_bytes(_planted_cache()), lambda p: p.unlink()):
+        damage(folder / "jieba.cache")
+        again = Assistant(fake_index_copy.settings, embedder=FakeEmbedder())
+        assert again.built
+        assert again.ask(QUESTION, mode="bm25").to_dict() == expected
