@@ -8,6 +8,7 @@ here is the session's fake index (``fake_index`` in conftest), a copy of it, or 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import marshal
@@ -15,14 +16,18 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+import faiss
+import numpy as np
 import pytest
 
 import qa.query
-from qa.errors import InvalidQuestion
+from qa.errors import IndexError_, InvalidQuestion
 from qa.query import parse_query
 from qa.settings import REPO_ROOT
 from tests.conftest import FakeIndex
@@ -214,6 +219,132 @@ def test_a_chinese_question_with_a_link_is_answered_with_chinese_labels(fake_ass
     # Labels, citation and version note all in Chinese: not one Latin letter (English says "task 10").
     assert answer.results and "第10项" in answer.answer
     assert re.search("[A-Za-z]", answer.answer) is None, answer.answer
+
+
+# --- 2. an index is checked against what a checksum cannot vouch for ------------------------------
+
+ASKED = ["区房管局负责哪些任务?", "加装电梯有什么计划?", QUESTION, "第29项"]
+
+
+def _rehash(folder: Path) -> None:
+    """Recompute every checksum in the manifest, as a hand repair or a careful attacker would."""
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["files"] = {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in manifest["files"]
+    }
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
+def _edit_chunks(folder: Path, edit: Callable[[dict], None]) -> None:
+    path = folder / "chunks.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        edit(row)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def _edit_sentences(folder: Path, edit: Callable[[list[list[int]]], None]) -> None:
+    path = folder / "sentences.json"
+    rows = json.loads(path.read_text())
+    edit(rows)
+    path.write_text(json.dumps(rows))
+
+
+def _shift(row: dict) -> None:
+    if row["doc_id"] == "plan-final":
+        row["start"] += 3
+        row["end"] += 3
+
+
+def _other_unit(row: dict) -> None:
+    for key in ("text", "citation", "title"):
+        row[key] = row[key].replace("区房管局", "区公安分局")
+    row["lead_units"] = [u.replace("区房管局", "区公安分局") for u in row["lead_units"]]
+
+
+def _unit_vectors(rows: int, dim: int) -> np.ndarray:
+    vectors = np.random.default_rng(0).random((rows, dim), dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _sentences_of_128_dimensions(folder: Path) -> None:
+    np.save(folder / "sentences.npy", _unit_vectors(len(np.load(folder / "sentences.npy")), 128))
+
+
+def _faiss_of_128_dimensions(folder: Path) -> None:
+    dense = faiss.read_index(str(folder / "chunks.faiss"))
+    other = faiss.IndexFlatIP(128)
+    other.add(_unit_vectors(dense.ntotal, 128))
+    faiss.write_index(other, str(folder / "chunks.faiss"))
+
+
+def _sentence_shifted(rows: list[list[int]]) -> None:
+    for row in rows:
+        row[1] += 1
+
+
+def _sentence_out_of_range(rows: list[list[int]]) -> None:
+    rows[5][2] = 10**6
+
+
+def _sentence_of_no_chunk(rows: list[list[int]]) -> None:
+    rows[-1][0] = 10**6
+
+
+TAMPERING: dict[str, Callable[[Path], None]] = {
+    "offsets shifted by 3": lambda d: _edit_chunks(d, _shift),
+    "区房管局 turned into 区公安分局": lambda d: _edit_chunks(d, _other_unit),
+    "128-dimension sentences.npy": _sentences_of_128_dimensions,
+    "128-dimension FAISS file": _faiss_of_128_dimensions,
+    "sentences shifted by 1": lambda d: _edit_sentences(d, _sentence_shifted),
+    "a sentence past its chunk's end": lambda d: _edit_sentences(d, _sentence_out_of_range),
+    "a sentence of no chunk": lambda d: _edit_sentences(d, _sentence_of_no_chunk),
+}
+
+
+def _assert_quotes_the_documents(assistant) -> None:
+    for question in ASKED:
+        answer = assistant.ask(question)
+        assert answer.results, question
+        for r in answer.results:
+            assert assistant.collection.get(r.doc_id).text[r.start : r.end] == r.text, (question, r.citation)
+            assert r.text[r.highlight_start : r.highlight_end] == r.highlight
+    assert "区公安分局" not in assistant.ask("区房管局负责哪些任务?").answer
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_an_index_that_disagrees_with_the_documents_is_rebuilt(fake_index_copy, tampering):
+    from qa.assistant import Assistant
+
+    folder = fake_index_copy.settings.index_dir
+    TAMPERING[tampering](folder)
+    _rehash(folder)
+    assistant = Assistant(fake_index_copy.settings, embedder=FakeEmbedder())
+    assert assistant.built, "a tampered index was served"
+    _assert_quotes_the_documents(assistant)
+
+
+@pytest.mark.parametrize("tampering", ["offsets shifted by 3", "128-dimension FAISS file"])
+def test_a_tampered_index_that_cannot_be_rebuilt_is_one_clear_refusal(
+    fake_index_copy, tampering, monkeypatch
+):
+    from qa.assistant import Assistant
+
+    folder = fake_index_copy.settings.index_dir
+    TAMPERING[tampering](folder)
+    _rehash(folder)
+
+    def deny(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    # What a read-only mount does to a build (root ignores chmod).
+    monkeypatch.setattr(tempfile, "mkdtemp", deny)
+    monkeypatch.setattr(os, "rename", deny)
+    with pytest.raises(IndexError_) as err:
+        Assistant(fake_index_copy.settings, embedder=FakeEmbedder())
+    message = str(err.value)
+    assert "\n" not in message and str(folder) in message and "QA_INDEX_DIR" in message
 
 
 # --- 3. jieba's dictionary never comes from the shared temp folder -------------------------------
