@@ -249,11 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_USES_INDEX = frozenset({"build", "ask", "eval", "tune", "bench", "serve", "loadtest"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, embedder=args.embedder)
+        if args.command in _USES_INDEX:
+            from qa.index import check_location
+
+            # A path that can never hold the index is refused now, not after the model loads.
+            check_location(settings.index_dir)
         return int(args.func(args, settings))
     except QAError as err:
         print(f"错误:{err}", file=sys.stderr)

@@ -34,11 +34,21 @@ from qa.plan_format import split_sentences, strip_task_number
 from qa.settings import Settings
 from qa.tokens import DICTIONARY_VERSION, Tokenizer
 
-__all__ = ["Index", "Sentence", "ensure_index", "build_index", "load_index", "corpus_hash", "FORMAT_VERSION"]
+__all__ = [
+    "Index",
+    "Sentence",
+    "ensure_index",
+    "build_index",
+    "load_index",
+    "check_location",
+    "corpus_hash",
+    "FORMAT_VERSION",
+]
 
 FORMAT_VERSION = 2
 _DICTIONARY = "jieba.cache"  # jieba's dictionary with the plan's words: read in 0.5 s, built in 2
 _FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy", _DICTIONARY)
+_OWN_NAMES = frozenset({*_FILES, "bm25", storage.MANIFEST})
 
 
 @dataclass(frozen=True)
@@ -139,7 +149,7 @@ def build_index(
     try:
         # The staging folder is claimed before the long embedding pass, so an unwritable index
         # folder is reported at once rather than after a minute of work.
-        with storage.staging(target) as tmp:
+        with storage.staging(target, _OWN_NAMES) as tmp:
             index = _embed_and_write(tmp, collection, embedder, tokenizer, settings, progress)
     except OSError as err:
         raise IndexError_(
@@ -315,6 +325,16 @@ def _chunk(d: dict) -> Chunk:
     return Chunk(**{**d, "lead_units": tuple(d["lead_units"])})
 
 
+def check_location(path: Path) -> None:
+    """Refuse at once an index path that can never hold the index (a file, a dangling link, a path
+    under a file) or whose rebuild would delete files that are not the index's.
+
+    Raises:
+        IndexError_: one line saying what is wrong with ``path`` and how to fix it.
+    """
+    storage.check_location(path, _OWN_NAMES)
+
+
 def ensure_index(
     collection: Collection,
     embedder: Embedder,
@@ -324,6 +344,7 @@ def ensure_index(
     progress: bool = False,
 ) -> tuple[Index, bool]:
     """The index for these settings, loaded if it matches, built otherwise. Returns (index, built)."""
+    check_location(settings.index_dir)
     expected = expected_manifest(settings, embedder)
     if not force:
         index = load_index(settings.index_dir, expected, collection, tokenizer)

@@ -14,6 +14,7 @@ import json
 import marshal
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -397,3 +398,112 @@ def test_the_index_keeps_its_own_checksummed_jieba_dictionary(fake_index_copy):
         again = Assistant(fake_index_copy.settings, embedder=FakeEmbedder())
         assert again.built
         assert again.ask(QUESTION, mode="bm25").to_dict() == expected
+
+
+# --- 4. what killed builds leave, and index paths that can never work ------------------------------
+
+
+def _leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith((".index.building-", ".index.old-")))
+
+
+def test_the_next_build_removes_what_a_killed_build_left(tmp_path, fake_index):
+    index_dir = tmp_path / "index"
+    env = _env(tmp_path)
+    proc = subprocess.Popen(
+        _command(fake_index, index_dir, "build"),
+        cwd=REPO_ROOT,
+        env={**env, "HARDENING_SLOW_EMBED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    try:
+        said = [proc.stderr.readline()]
+        while said[-1] not in ("", "embedding\n"):
+            said.append(proc.stderr.readline())
+        assert said[-1] == "embedding\n", "".join(said)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert _leftovers(tmp_path), "the killed build left nothing to clean"
+
+    run = _qa(fake_index, index_dir, "build", env=env)
+    assert run.returncode == 0, run.stderr
+    assert (index_dir / "manifest.json").is_file()
+    assert _leftovers(tmp_path) == []
+
+
+def _regular_file(place: Path) -> Path:
+    (place / "index").write_text("会议记录\n", encoding="utf-8")
+    return place / "index"
+
+
+def _dangling_link(place: Path) -> Path:
+    (place / "index").symlink_to(place / "moved-away")
+    return place / "index"
+
+
+def _under_a_file(place: Path) -> Path:
+    (place / "notes.txt").write_text("会议记录\n", encoding="utf-8")
+    return place / "notes.txt" / "index"
+
+
+def _someones_folder(place: Path) -> Path:
+    (place / "index").mkdir()
+    (place / "index" / "notes.txt").write_text("会议记录\n", encoding="utf-8")
+    return place / "index"
+
+
+BAD_PATHS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "a regular file": (_regular_file, "是一个文件"),
+    "a dangling symlink": (_dangling_link, "符号链接"),
+    "a path under a file": (_under_a_file, "不是目录"),
+    "a folder of someone's files": (_someones_folder, "不属于索引的 notes.txt"),
+}
+
+
+def _snapshot(folder: Path) -> list[tuple[str, str]]:
+    """Every name under ``folder`` with what it is: a link's target, a file's text, or a folder."""
+    out = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            what = "-> " + os.readlink(path)
+        elif path.is_file():
+            what = path.read_text(encoding="utf-8")
+        else:
+            what = "folder"
+        out.append((str(path.relative_to(folder)), what))
+    return out
+
+
+@pytest.mark.parametrize("case", list(BAD_PATHS))
+def test_a_bad_index_path_is_refused_at_once_in_one_line(tmp_path, fake_index, case):
+    make, says = BAD_PATHS[case]
+    place = tmp_path / "place"
+    place.mkdir()
+    index_dir = make(place)
+    before = _snapshot(place)
+    embedded = tmp_path / "embedded.log"
+    run = _qa(fake_index, index_dir, "ask", QUESTION, env=_env(tmp_path, HARDENING_EMBED_LOG=str(embedded)))
+    assert (run.returncode, run.stdout) == (2, "")
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"错误:索引路径 {index_dir} ") and says in lines[0], (
+        run.stderr
+    )
+    assert "QA_INDEX_DIR" in lines[0] and "--index-dir" in lines[0]  # it names the fix
+    assert not embedded.exists(), "the corpus was embedded before the path was refused"
+    assert _snapshot(place) == before, "something was moved aside or left behind"
+
+
+def test_an_index_path_that_links_to_a_folder_stays_a_link(tmp_path, fake_index):
+    real = tmp_path / "data" / "index"
+    real.mkdir(parents=True)
+    link = tmp_path / "index"
+    link.symlink_to(real, target_is_directory=True)
+    run = _qa(fake_index, link, "build", "--force", env=_env(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert link.is_symlink() and (real / "manifest.json").is_file()
+    assert _leftovers(tmp_path) == [] and _leftovers(real.parent) == []
