@@ -14,6 +14,7 @@ from qa.errors import InvalidQuestion, QAError
 from qa.plan_format import clause_label
 from qa.query import question_too_long
 from qa.settings import K_RANGE, Settings, check_k, load_settings
+from qa.storage import check_location
 from qa.structure import parse_clauses
 
 __all__ = ["main"]
@@ -95,9 +96,6 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     limit = settings.max_question_chars
-    if args.question != "-" and len(args.question) > limit:
-        # Before the model and the index load: a question that will be refused costs nothing.
-        raise question_too_long(args.question, len(args.question), limit)
     assistant = _assistant(settings)
     if args.question == "-":
         # One question per line; a bad line gets an error object and the rest still run.
@@ -252,16 +250,24 @@ def build_parser() -> argparse.ArgumentParser:
 _USES_INDEX = frozenset({"build", "ask", "eval", "tune", "bench", "serve", "loadtest"})
 
 
+def _refuse_early(args: argparse.Namespace, settings: Settings) -> None:
+    """What can be refused before the model, the index or even FAISS is loaded: a question over
+    the limit, an index path that can never hold an index. Both cost nothing to check."""
+    limit = settings.max_question_chars
+    if args.command == "ask" and args.question != "-" and len(args.question) > limit:
+        raise question_too_long(args.question, len(args.question), limit)
+    if args.command in _USES_INDEX:
+        # Without the index's file names (that needs qa.index and FAISS): a folder of other
+        # files is refused a moment later, still before anything is embedded or moved.
+        check_location(settings.index_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, embedder=args.embedder)
-        if args.command in _USES_INDEX:
-            from qa.index import check_location
-
-            # A path that can never hold the index is refused now, not after the model loads.
-            check_location(settings.index_dir)
+        _refuse_early(args, settings)
         return int(args.func(args, settings))
     except QAError as err:
         print(f"错误:{err}", file=sys.stderr)
