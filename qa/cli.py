@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from qa.documents import AUTHORITY_LABELS, VERSION_LABELS, Collection, load_collection
 from qa.errors import InvalidQuestion, QAError
 from qa.plan_format import clause_label
+from qa.query import question_too_long
 from qa.settings import K_RANGE, Settings, check_k, load_settings
+from qa.storage import check_location
 from qa.structure import parse_clauses
 
 __all__ = ["main"]
@@ -93,12 +95,16 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    limit = settings.max_question_chars
     assistant = _assistant(settings)
     if args.question == "-":
         # One question per line; a bad line gets an error object and the rest still run.
         stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-        for line in stdin:
-            question = line.rstrip("\n")
+        while question := stdin.readline(limit + 1):
+            if not question.endswith("\n") and len(question) > limit:
+                _refuse_long_line(question, stdin, limit, args.json)
+                continue
+            question = question.removesuffix("\n")
             try:
                 if "\ufffd" in question:
                     raise InvalidQuestion("这一行不是有效的 UTF-8 文本。")
@@ -117,6 +123,34 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(_readable(answer.to_dict()))
     return 0
+
+
+def _refuse_long_line(start: str, stdin: io.TextIOBase, limit: int, as_json: bool) -> None:
+    """The error for a line longer than ``limit`` whose first ``limit + 1`` characters are ``start``.
+
+    The rest of the line is read in pieces, and with ``--json`` echoed as it comes, so that the
+    reply is ``{"question", "error"}`` like any other bad line while memory stays bounded.
+    """
+    length = len(start)
+    if as_json:
+        sys.stdout.write('{"question": "' + _json_chars(start))
+    while piece := stdin.readline(1 << 16):
+        piece = piece.removesuffix("\n")
+        length += len(piece)
+        if as_json:
+            sys.stdout.write(_json_chars(piece))
+        if len(piece) < (1 << 16):  # the newline was read, or the input ended
+            break
+    error = str(question_too_long(start, length, limit))
+    if as_json:
+        print('", "error": ' + json.dumps(error, ensure_ascii=False) + "}", flush=True)
+    else:
+        print(_readable({"error": error}), flush=True)
+
+
+def _json_chars(text: str) -> str:
+    """``text`` escaped as the inside of a JSON string, as json.dumps writes it."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def _readable(out: dict) -> str:
@@ -213,11 +247,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_USES_INDEX = frozenset({"build", "ask", "eval", "tune", "bench", "serve", "loadtest"})
+
+
+def _refuse_early(args: argparse.Namespace, settings: Settings) -> None:
+    """What can be refused before the model, the index or even FAISS is loaded: a question over
+    the limit, an index path that can never hold an index. Both cost nothing to check."""
+    limit = settings.max_question_chars
+    if args.command == "ask" and args.question != "-" and len(args.question) > limit:
+        raise question_too_long(args.question, len(args.question), limit)
+    if args.command in _USES_INDEX:
+        # Without the index's file names (that needs qa.index and FAISS): a folder of other
+        # files is refused a moment later, still before anything is embedded or moved.
+        check_location(settings.index_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = load_settings(corpus_dir=args.corpus_dir, index_dir=args.index_dir, embedder=args.embedder)
+        _refuse_early(args, settings)
         return int(args.func(args, settings))
     except QAError as err:
         print(f"错误:{err}", file=sys.stderr)

@@ -5,6 +5,11 @@ embedder id and dimension, a hash of the corpus and lexicon, the chunking settin
 of every file. It is used only while all of these match; otherwise it is rebuilt. A build is
 written to a temporary folder beside the target and renamed into place, so an interrupted build
 never leaves a half index that gets used.
+
+A checksum only says a file is the one the manifest names, and a manifest can be rewritten. So a
+loaded index is also checked against what it must agree with: its chunks against the documents
+(every quotation is the document's own text at its offsets), its vectors against the manifest and
+the embedder, its sentence table against the chunks. Any disagreement means a rebuild.
 """
 
 from __future__ import annotations
@@ -24,15 +29,26 @@ from qa import storage
 from qa.chunking import Chunk, chunk_collection
 from qa.documents import Collection
 from qa.embedders import Embedder
-from qa.errors import IndexError_
+from qa.errors import IndexError_, QAError
 from qa.plan_format import split_sentences, strip_task_number
 from qa.settings import Settings
-from qa.tokens import Tokenizer
+from qa.tokens import DICTIONARY_VERSION, Tokenizer
 
-__all__ = ["Index", "Sentence", "ensure_index", "build_index", "load_index", "corpus_hash", "FORMAT_VERSION"]
+__all__ = [
+    "Index",
+    "Sentence",
+    "ensure_index",
+    "build_index",
+    "load_index",
+    "check_location",
+    "corpus_hash",
+    "FORMAT_VERSION",
+]
 
-FORMAT_VERSION = 1
-_FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy")
+FORMAT_VERSION = 2
+_DICTIONARY = "jieba.cache"  # jieba's dictionary with the plan's words: read in 0.5 s, built in 2
+_FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy", _DICTIONARY)
+_OWN_NAMES = frozenset({*_FILES, "bm25", storage.MANIFEST})
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,7 @@ def expected_manifest(settings: Settings, embedder: Embedder) -> dict[str, objec
         "dim": embedder.dim,
         "corpus_hash": corpus_hash(settings),
         "code_hash": code_hash(),
+        "tokenizer": DICTIONARY_VERSION,
         "settings": settings.index_settings(),
     }
 
@@ -132,7 +149,7 @@ def build_index(
     try:
         # The staging folder is claimed before the long embedding pass, so an unwritable index
         # folder is reported at once rather than after a minute of work.
-        with storage.staging(target) as tmp:
+        with storage.staging(target, _OWN_NAMES) as tmp:
             index = _embed_and_write(tmp, collection, embedder, tokenizer, settings, progress)
     except OSError as err:
         raise IndexError_(
@@ -161,6 +178,7 @@ def _embed_and_write(
     retriever = bm25s.BM25()
     retriever.index([tokenizer.tokens(t) for t in texts], show_progress=False)
     manifest = {**expected_manifest(settings, embedder), "n_chunks": len(chunks), "built_at": time.time()}
+    tokenizer.save_dictionary(folder / _DICTIONARY)
     written = _write(folder, chunks, dense, sentences, sentence_vecs, retriever, manifest)
     return Index(chunks, dense, sentences, sentence_vecs, retriever, written, folder)
 
@@ -201,8 +219,21 @@ def _write(
     return storage.write_manifest(folder, manifest)
 
 
-def load_index(path: Path, expected: dict[str, object]) -> Index | None:
-    """The index in ``path`` if it is complete, undamaged and matches ``expected``; otherwise None."""
+def load_index(
+    path: Path,
+    expected: dict[str, object],
+    collection: Collection | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> Index | None:
+    """The index in ``path`` if it is complete, undamaged and matches ``expected``; otherwise None.
+
+    Args:
+        path: The index folder.
+        expected: What its manifest must say (``expected_manifest``).
+        collection: The documents. When given, the chunks must be exactly those that chunking
+            the documents gives now, each the document's own text at its offsets.
+        tokenizer: Given the index's saved jieba dictionary, so that it is not built again.
+    """
     manifest = storage.read_manifest(path, expected)
     if manifest is None or not all(name in manifest["files"] for name in _FILES):  # type: ignore[operator]
         return None
@@ -218,13 +249,90 @@ def load_index(path: Path, expected: dict[str, object]) -> Index | None:
     except (OSError, ValueError, KeyError, TypeError, RuntimeError):
         # Files that pass their checksum but do not load mean the same thing: rebuild.
         return None
-    if dense.ntotal != len(chunks) or len(sentence_vecs) != len(sentences):
+    if collection is not None:
+        current = _current_chunks(collection, chunks, expected)
+        if current is None:
+            return None
+        chunks = current
+    if _mismatch(chunks, dense, sentences, sentence_vecs, retriever, manifest) is not None:
         return None
-    return Index(chunks, dense, sentences, sentence_vecs, retriever, manifest, path)
+    # Equal to the table just checked, and of the right types by construction.
+    sentences = [Sentence(i, s, e) for i, ch in enumerate(chunks) for s, e in split_sentences(ch.text)]
+    if tokenizer is not None:
+        tokenizer.use_saved_dictionary(path / _DICTIONARY, manifest["files"][_DICTIONARY])  # type: ignore[index]
+    return Index(chunks, dense, sentences, np.ascontiguousarray(sentence_vecs), retriever, manifest, path)
+
+
+def _current_chunks(
+    collection: Collection, stored: list[Chunk], expected: dict[str, object]
+) -> list[Chunk] | None:
+    """The chunks of the documents as they are now, if ``stored`` is exactly them; else None."""
+    try:
+        chunking = expected["settings"]
+        current = chunk_collection(
+            collection.documents,
+            int(chunking["chunk_size"]),  # type: ignore[index]
+            int(chunking["chunk_overlap"]),  # type: ignore[index]
+        )
+        quoted = all(collection.get(ch.doc_id).text[ch.start : ch.end] == ch.text for ch in stored)
+    except (KeyError, TypeError, ValueError, QAError):
+        return None
+    return current if quoted and stored == current else None
+
+
+def _mismatch(
+    chunks: list[Chunk],
+    dense: faiss.Index,
+    sentences: list[Sentence],
+    sentence_vecs: object,
+    retriever: bm25s.BM25,
+    manifest: dict[str, object],
+) -> str | None:
+    """What in a loaded index disagrees with itself or its manifest, or None when nothing does."""
+    n, dim = len(chunks), manifest["dim"]
+    if manifest.get("n_chunks") != n:
+        return f"{n} chunks, the manifest says {manifest.get('n_chunks')}"
+    if not isinstance(dense, faiss.IndexFlat) or dense.metric_type != faiss.METRIC_INNER_PRODUCT:
+        return f"chunk vectors in a {type(dense).__name__}, not an inner-product flat index"
+    if dense.d != dim or dense.ntotal != n:
+        return f"{dense.ntotal} chunk vectors of {dense.d} dimensions for {n} chunks of {dim}"
+    if not isinstance(sentence_vecs, np.ndarray) or sentence_vecs.dtype != np.float32:
+        return "sentence vectors that are not float32"
+    if sentence_vecs.shape != (len(sentences), dim):
+        return f"sentence vectors of shape {sentence_vecs.shape} for {len(sentences)} sentences of {dim}"
+    for name, vectors in (("chunk", dense.reconstruct_n(0, n)), ("sentence", sentence_vecs)):
+        # Every embedder returns unit rows; anything else (NaN, zeros) would rank at random.
+        if len(vectors) and not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2):
+            return f"{name} vectors that are not of unit length"
+    scores, vocab = retriever.scores, retriever.vocab_dict
+    if scores.get("num_docs") != n:
+        return f"BM25 over {scores.get('num_docs')} documents for {n} chunks"
+    indices, columns = np.asarray(scores["indices"]), len(scores["indptr"]) - 1
+    # bm25s keeps "" in its vocabulary without a column; a question never asks for it.
+    if (
+        sorted(vocab.values()) != list(range(len(vocab)))
+        or any(i >= columns for word, i in vocab.items() if word)
+        or (indices.size and (indices.min() < 0 or indices.max() >= n))
+    ):
+        return "a BM25 matrix that does not fit its vocabulary and chunks"
+    # In range, within its chunk, and the very sentences an answer is picked from.
+    if sentences != [Sentence(i, s, e) for i, ch in enumerate(chunks) for s, e in split_sentences(ch.text)]:
+        return "a sentence table that is not the chunks' sentences"
+    return None
 
 
 def _chunk(d: dict) -> Chunk:
     return Chunk(**{**d, "lead_units": tuple(d["lead_units"])})
+
+
+def check_location(path: Path) -> None:
+    """Refuse at once an index path that can never hold the index (a file, a dangling link, a path
+    under a file) or whose rebuild would delete files that are not the index's.
+
+    Raises:
+        IndexError_: one line saying what is wrong with ``path`` and how to fix it.
+    """
+    storage.check_location(path, _OWN_NAMES)
 
 
 def ensure_index(
@@ -236,9 +344,10 @@ def ensure_index(
     progress: bool = False,
 ) -> tuple[Index, bool]:
     """The index for these settings, loaded if it matches, built otherwise. Returns (index, built)."""
+    check_location(settings.index_dir)
     expected = expected_manifest(settings, embedder)
     if not force:
-        index = load_index(settings.index_dir, expected)
+        index = load_index(settings.index_dir, expected, collection, tokenizer)
         if index is not None:
             return index, False
     return build_index(collection, embedder, tokenizer, settings, progress), True

@@ -18,7 +18,15 @@ from qa.errors import InvalidQuestion
 from qa.lexicon import AskKind, Lexicon
 from qa.plan_format import cn_number
 
-__all__ = ["Query", "VersionIntent", "normalise", "parse_query", "is_english", "find_focus"]
+__all__ = [
+    "Query",
+    "VersionIntent",
+    "normalise",
+    "parse_query",
+    "is_english",
+    "find_focus",
+    "question_too_long",
+]
 
 
 # Zero-width and bidi controls carry no meaning and can hide text; Cc/Cf characters go too.
@@ -55,6 +63,19 @@ _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MARKUP = re.compile(r"<[^<>]*>")
+# Addresses are not language: a link to the district's site keeps a Chinese question Chinese. A
+# markdown link keeps its text and loses its target; URLs, web and e-mail addresses go whole. No
+# \b: in Python a Chinese character is a word character, so 见https://… has no word boundary.
+_ADDRESS = re.compile(
+    r"\]\([!-~ ]*?\)"  # [text](target "title")
+    r"|(?:https?|ftp)://[!-~]*"
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+    r"|(?<![A-Za-z0-9.-])(?:[A-Za-z0-9-]+\.)+(?:cn|com|net|org|gov|edu|info|io)(?![A-Za-z0-9])(?:/[!-~]*)?"
+    r"|&[A-Za-z]+;",  # an HTML entity such as &nbsp;
+    re.I,
+)
+# Enough of a question to tell its language; never more, so refusing a huge one costs nothing.
+_LANGUAGE_SAMPLE = 500
 _MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 
 
@@ -77,9 +98,10 @@ def normalise(text: str) -> str:
 def is_english(text: str) -> bool:
     """More Latin words than Chinese characters: answer and explain in English.
 
-    Markup is not language: ``<img src=x onerror=…> 加装电梯`` is a Chinese question.
+    Markup and addresses are not language: ``<img src=x onerror=…> 加装电梯`` and
+    ``[通知](https://www.shcn.gov.cn/…)里说的加装电梯`` are Chinese questions.
     """
-    text = _MARKUP.sub(" ", text)
+    text = _ADDRESS.sub(" ", _MARKUP.sub(" ", text))
     return len(_ENGLISH_WORD.findall(text)) * 2 > len(_CJK.findall(text))
 
 
@@ -135,6 +157,9 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     """
     if not isinstance(raw, str):
         raise InvalidQuestion("问题必须是文字。")
+    # First, and in constant time: normalising two million characters takes a second of CPU.
+    if len(raw) > max_chars:
+        raise question_too_long(raw, len(raw), max_chars)
     if _SURROGATE.search(raw):
         # What invalid UTF-8 on a command line decodes to: not text, and unprintable as UTF-8.
         raise InvalidQuestion("问题含有无效的字符编码(不是有效的 UTF-8 文本)。")
@@ -143,12 +168,6 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     if not text:
         raise InvalidQuestion(
             "Please type a question." if english else "请输入一个问题,例如:电动自行车在楼道充电谁管?"
-        )
-    if len(raw) > max_chars:
-        raise InvalidQuestion(
-            f"The question is too long ({len(raw)} characters); please keep it under {max_chars}."
-            if english
-            else f"问题太长({len(raw)}字),请控制在{max_chars}字以内。"
         )
     if not _MEANINGFUL.search(text):
         raise InvalidQuestion(
@@ -197,6 +216,20 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         focus=find_focus(raw),
         glossary_terms=glossary_terms,
         about_period=asks == "date" and clause is None and unit is None and bool(_PLAN_PERIOD.search(text)),
+    )
+
+
+def question_too_long(start: str, length: int, max_chars: int) -> InvalidQuestion:
+    """The error for a question of ``length`` characters that begins with ``start``.
+
+    Only the first few hundred characters of ``start`` are read, to tell the asker's language,
+    so the cost does not grow with the question.
+    """
+    english = is_english(normalise(_SURROGATE.sub("", start[:_LANGUAGE_SAMPLE])))
+    return InvalidQuestion(
+        f"The question is too long ({length} characters); please keep it under {max_chars}."
+        if english
+        else f"问题太长({length}字),请控制在{max_chars}字以内。"
     )
 
 

@@ -42,7 +42,7 @@ from qa.tokens import Tokenizer
 from tests.conftest import CORPUS, FakeIndex
 from tests.fake_embedder import FakeEmbedder
 
-FILES = ["chunks.faiss", "chunks.jsonl", "sentences.json", "sentences.npy"]
+FILES = ["chunks.faiss", "chunks.jsonl", "sentences.json", "sentences.npy", "jieba.cache"]
 
 
 def fresh_collection(corpus_dir: Path) -> Collection:
