@@ -134,17 +134,22 @@ def quote(result: Result, english: bool = False) -> str:
     return "\n".join(lines)
 
 
-def asked_sentence(hit: Hit, cue: AskCue | None) -> tuple[int, int] | None:
-    """The sentence of the hit that holds what was asked (a figure, a date, an address …), the
-    closest to the question first; None when no sentence of the chunk holds it."""
-    if cue is None or not cue.answers:
+def asked_sentence(hit: Hit, cue: AskCue | None, stated: bool = False) -> tuple[int, int] | None:
+    """The sentence of the hit that holds what was asked (a figure, a date, an address …): the one
+    that matches most of the kind's patterns, the closest to the question among equals; None when
+    no sentence of the chunk holds it. ``stated`` uses the narrower patterns that show the detail
+    itself is stated (a street's name, not "重点区域")."""
+    patterns = (cue.states or cue.answers) if cue is not None and stated else (cue.answers if cue else ())
+    if not patterns:
         return hit.sentence
     text = hit.chunk.text
     spans = list(hit.sentences) + [s for s in split_sentences(text) if s not in hit.sentences]
-    for start, end in spans:
-        if any(p.search(text[start:end]) for p in cue.answers):
-            return start, end
-    return None
+    counts = [(sum(1 for p in patterns if p.search(text[s:e])), (s, e)) for s, e in spans]
+    # The closest sentence that holds it, unless another holds it twice over (an address with its
+    # postcode beside a sentence that only says "寄送").
+    first = next((span for count, span in counts if count), None)
+    most = max(counts, default=(0, None), key=lambda c: c[0])
+    return most[1] if most[0] >= 2 else first
 
 
 def _highlight(hit: Hit, query: Query, cue: AskCue | None = None) -> tuple[int, int]:
@@ -306,7 +311,13 @@ def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained
     kind of thing asked for, such as an amount of money or a phone number."""
     if abstained or not hits:
         return "none"
-    if cue is None or cue.missing is None or query.clause is not None or query.lists_tasks:
+    if (
+        cue is None
+        or cue.missing is None
+        or not query.asks_detail
+        or query.clause is not None
+        or query.lists_tasks
+    ):
         return "answered"
     top = hits[0]
     # A background document's other paragraphs may hold it; another task of a plan does not.
@@ -315,7 +326,7 @@ def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained
         if isinstance(top.chunk.clause, int)
         else [h for h in hits if h.chunk.doc_id == top.chunk.doc_id]
     )
-    return "answered" if any(asked_sentence(h, cue) for h in same_doc) else "partial"
+    return "answered" if any(asked_sentence(h, cue, stated=True) for h in same_doc) else "partial"
 
 
 def _units(result: Result, lexicon: Lexicon, english: bool) -> str:

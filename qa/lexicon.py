@@ -26,6 +26,9 @@ class AskCue:
     answers: tuple[re.Pattern[str], ...]  # what, in a sentence of the documents, answers this kind
     # What an answer says is not stated when no sentence holds it (zh, en); None: never said.
     missing: tuple[str, str] | None = None
+    strict: tuple[str, ...] = ()  # cues that ask for the detail itself (多少钱, not 钱), zh and en
+    states: tuple[re.Pattern[str], ...] = ()  # a sentence that matches one states the detail
+    patterns: tuple[re.Pattern[str], ...] = ()  # cues as regexes (哪18条路)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,11 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
             tuple(w.lower() for w in v["en"]),
             tuple(re.compile(p) for p in v["answers"]),
             (v["missing"]["zh"], v["missing"]["en"]) if "missing" in v else None,
+            tuple(
+                [*v.get("strict", {}).get("zh", ()), *(w.lower() for w in v.get("strict", {}).get("en", ()))]
+            ),
+            tuple(re.compile(p) for p in v.get("states", ())),
+            tuple(re.compile(p) for p in v.get("patterns", ())),
         )
         for kind, v in kinds.items()
         if kind in ASK_KINDS

@@ -127,6 +127,7 @@ class Query:
     focus: tuple[int, int] | None = None
     glossary_terms: tuple[str, ...] = ()  # the plan's words an English question names (glossary)
     about_period: bool = False  # asks when the plan itself runs or ends
+    asks_detail: bool = False  # asks for the detail itself (多少钱, 哪些街道), not only its subject
 
     @property
     def focus_text(self) -> str | None:
@@ -215,6 +216,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         asks=asks,
         focus=find_focus(raw),
         glossary_terms=glossary_terms,
+        asks_detail=_asks_detail(text, asks, lexicon),
         about_period=asks == "date" and clause is None and unit is None and bool(_PLAN_PERIOD.search(text)),
     )
 
@@ -324,6 +326,8 @@ def _asks(text: str, lexicon: Lexicon) -> AskKind:
     """The first kind in the lexicon's order with a cue in the question; "what" when none."""
     lowered = text.lower()
     for cue in lexicon.asks:
+        if any(p.search(text) for p in cue.patterns):
+            return cue.kind
         for word in cue.zh:
             # 吗 asks yes or no only where it ends the question.
             if word == "吗":
@@ -360,3 +364,15 @@ def _glossary_terms(text: str, lexicon: Lexicon) -> tuple[str, ...]:
         if zh not in out:
             out.append(zh)
     return tuple(out[:_MAX_GLOSSARY_TERMS])
+
+
+def _asks_detail(text: str, asks: AskKind, lexicon: Lexicon | None) -> bool:
+    """Whether the question asks for the detail itself, by a strict cue of its kind: 要罚多少钱 does,
+    物业公司收了钱不干活 does not. Only then may an answer say the detail is not stated."""
+    cue = lexicon.cue(asks) if lexicon is not None else None
+    if cue is None:
+        return False
+    lowered = text.lower()
+    return any(p.search(text) for p in cue.patterns) or any(
+        _mentions(lowered, w) if _ENGLISH_WORD.search(w) else w in text for w in cue.strict
+    )

@@ -107,6 +107,7 @@ class Retriever:
         self._sentences_of: dict[int, list[int]] = {}
         for i, sentence in enumerate(index.sentences):
             self._sentences_of.setdefault(sentence.chunk, []).append(i)
+        self._sentence_chunk = np.array([s.chunk for s in index.sentences], dtype=np.int64)
         self._draft = np.array([ch.doc_id == self._plans["draft"] for ch in index.chunks])
         self._final = np.array([ch.doc_id == self._plans["final"] for ch in index.chunks])
         self._has_units = np.array([bool(ch.lead_units) for ch in index.chunks])
@@ -163,6 +164,8 @@ class Retriever:
         else:
             w = self.weights.dense
             scores = w * _z(dense) + (1 - w) * _z(lexical)
+            if mode == "full" and self.weights.sentence:
+                scores = scores + self.weights.sentence * _z(self._best_sentence_scores(qvec))
         if mode != "full":
             return self._top(scores, allowed, k, evidence), signals
 
@@ -181,6 +184,13 @@ class Retriever:
         )
         head = [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned)]
         return self._order_versions(head + pool, query, allowed, evidence)[:k], signals
+
+    def _best_sentence_scores(self, qvec: np.ndarray) -> np.ndarray:
+        """Each chunk's best sentence similarity to the question (cosine, normalised vectors)."""
+        sims = self.index.sentence_vectors @ qvec
+        best = np.full(len(self.index.chunks), float(sims.min()) if len(sims) else 0.0, dtype=np.float64)
+        np.maximum.at(best, self._sentence_chunk, sims)
+        return best
 
     def unit_tasks(self, unit: str, version: Version) -> list[int]:
         """Positions of the tasks of that plan that ``unit`` leads, alone or jointly, in task order."""

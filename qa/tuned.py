@@ -31,6 +31,9 @@ class Weights:
     # In a long message, the share of the asking sentence in the question's vector; its words
     # also count twice for BM25. 0 reads the whole message alike.
     focus: float = 0.6
+    # A clause is also scored by its best sentence's similarity to the question (z-score units),
+    # so one matching sentence inside a long task counts.
+    sentence: float = 0.0
 
 
 @dataclass(frozen=True)

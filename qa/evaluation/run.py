@@ -271,15 +271,27 @@ def _print_table(metrics: Mapping[str, Any]) -> None:
 
 def cli_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``qa eval``: run the gold set, print the table (or ``--json``), write the report, gate."""
-    run_ = run(CONFIGS, settings=settings, progress=sys.stderr.isatty())
+    from qa.assistant import Assistant
+    from qa.evaluation.answers import score_answers
+
+    assistant = Assistant(settings)
+    run_ = run(CONFIGS, settings=settings, assistant=assistant, progress=sys.stderr.isatty())
     if getattr(args, "no_write", False):
         metrics = run_.metrics()
     else:
         metrics = write_report(run_)
+    gold = load_gold()
+    metrics["answers"] = {
+        split: score_answers(lambda q: assistant.ask(q, k=K), [q for q in gold if q.split == split])
+        for split in SPLITS
+    }
     if getattr(args, "json", False):
         print(json.dumps(metrics, ensure_ascii=False, indent=2))
     else:
         _print_table(metrics)
+        print("\n回答质量 (answer quality, full pipeline)")
+        for split, values in metrics["answers"].items():
+            print(f"  {split}: " + ", ".join(f"{k} {format_metric(v, k)}" for k, v in values.items()))
         if not getattr(args, "no_write", False):
             print(f"报告已写入 {EVAL_DIR / 'REPORT.md'}、results.json、report.png")
     if getattr(args, "check", False):
