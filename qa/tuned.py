@@ -96,5 +96,7 @@ def save_tuned(corpus_dir: Path, tuned: Tuned) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(body, fh, ensure_ascii=False, indent=2)
         fh.write("\n")
+    # mkstemp makes the file private (0600); the values are read by whoever serves the corpus.
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path

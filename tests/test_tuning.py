@@ -144,6 +144,7 @@ def test_qa_tune_writes_tuned_json_that_round_trips(
     assert set(p["objective"]) == {"before", "after", "best"}
     assert datetime.fromisoformat(str(p["date"])).tzinfo is not None
     assert isinstance(p["commit"], str) and p["commit"]
+    assert (corpus_copy / TUNED_FILE).stat().st_mode & 0o777 == 0o644  # readable by whoever serves it
     assert (CORPUS / TUNED_FILE).read_bytes() == ours, "the repository's corpus/ is never tuned by a test"
 
 
