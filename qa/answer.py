@@ -81,7 +81,7 @@ class Result:
 class Answer:
     question: str
     abstained: bool
-    answer: str
+    text: str  # the answer as a resident reads it: the lead sentence, its citation, a version note
     results: list[Result]
     # What the rest of the app needs and must not work out again; not part of the JSON.
     query: Query | None = field(default=None, compare=False, repr=False)
@@ -99,7 +99,7 @@ class Answer:
         return {
             "question": self.question,
             "abstained": self.abstained,
-            "answer": self.answer,
+            "answer": self.text,
             "lead": self.lead,
             "coverage": self.coverage,
             "asks": self.asks,

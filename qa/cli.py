@@ -189,7 +189,7 @@ def _lazy(module: str, name: str) -> Command:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="qa", description="长宁区城市管理精细化三年行动计划 问答助手:每个回答都给出原文条款。"
+        prog="qa", description="行动计划问答助手:回答关于计划的问题,每个回答都给出原文条款。"
     )
     parser.add_argument("--corpus-dir", help="文档目录(默认 corpus/,或 QA_CORPUS_DIR)")
     parser.add_argument("--index-dir", help="索引目录(默认 index/,或 QA_INDEX_DIR)")

@@ -152,44 +152,52 @@ def _aligned(
     draft: Document, final: Document, alias_items: tuple[tuple[str, str], ...]
 ) -> tuple[TaskPair, ...]:
     aliases = dict(alias_items)
-    dc, fc = _tasks(draft), _tasks(final)
-    d_body = {n: strip_lead_note(_text(draft, c)).rstrip() for n, c in dc.items()}
-    f_body = {n: strip_lead_note(_text(final, c)).rstrip() for n, c in fc.items()}
-    score = {(d, f): _similarity(dc[d].title, d_body[d], fc[f].title, f_body[f]) for d in dc for f in fc}
+    draft_tasks, final_tasks = _tasks(draft), _tasks(final)
+    d_body = {n: strip_lead_note(_text(draft, c)).rstrip() for n, c in draft_tasks.items()}
+    f_body = {n: strip_lead_note(_text(final, c)).rstrip() for n, c in final_tasks.items()}
+    score = {
+        (d, f): _similarity(draft_tasks[d].title, d_body[d], final_tasks[f].title, f_body[f])
+        for d in draft_tasks
+        for f in final_tasks
+    }
     match: dict[int, int] = {}
     for (d, f), s in sorted(score.items(), key=lambda kv: -kv[1]):
         if s >= _MATCH and d not in match and f not in match.values():
             match[d] = f
-    for d in dc:
-        best = max(fc, key=lambda f: score[d, f])
+    for d in draft_tasks:
+        best = max(final_tasks, key=lambda f: score[d, f])
         if d not in match and score[d, best] >= _MATCH:
             match[d] = best
     pairs: list[tuple[float, TaskPair]] = []
-    for f, drafts in [(f, tuple(d for d in dc if match.get(d) == f)) for f in fc]:
-        ftitle, section = fc[f].title, strip_heading_number(fc[f].section)
+    for f, drafts in [(f, tuple(d for d in draft_tasks if match.get(d) == f)) for f in final_tasks]:
+        ftitle, section = final_tasks[f].title, strip_heading_number(final_tasks[f].section)
         if not drafts:
             pair = TaskPair(None, f, "added", 0.0, True, (), "", ftitle, section)
         elif len(drafts) > 1:
             sim = _similarity("", "".join(d_body[d] for d in drafts), "", f_body[f])
-            pair = TaskPair(drafts[0], f, "merged", sim, True, drafts, dc[drafts[0]].title, ftitle, section)
+            pair = TaskPair(
+                drafts[0], f, "merged", sim, True, drafts, draft_tasks[drafts[0]].title, ftitle, section
+            )
         else:
             d = drafts[0]
-            changed = not _same(_text(draft, dc[d]), _text(final, fc[f]), aliases)
+            changed = not _same(_text(draft, draft_tasks[d]), _text(final, final_tasks[f]), aliases)
             status: PairStatus = "renumbered" if d != f else "changed" if changed else "same"
-            pair = TaskPair(d, f, status, score[d, f], changed, (), dc[d].title, ftitle, section)
+            pair = TaskPair(d, f, status, score[d, f], changed, (), draft_tasks[d].title, ftitle, section)
         pairs.append((f, pair))
-    for d in [d for d in dc if d not in match]:
+    for d in [d for d in draft_tasks if d not in match]:
         after = max((f for n, f in match.items() if n < d), default=0) + 0.5
-        section = strip_heading_number(dc[d].section)
-        pairs.append((after, TaskPair(d, None, "removed", 0.0, True, (), dc[d].title, "", section)))
+        section = strip_heading_number(draft_tasks[d].section)
+        pairs.append((after, TaskPair(d, None, "removed", 0.0, True, (), draft_tasks[d].title, "", section)))
     return tuple(pair for _, pair in sorted(pairs, key=lambda kp: kp[0]))
 
 
 def pair_texts(pair: TaskPair, draft: Document, final: Document) -> tuple[str, str]:
     """The draft and final task texts of a pair (merged draft tasks one per line), for diff_task."""
-    dc, fc = _tasks(draft), _tasks(final)
+    draft_tasks, final_tasks = _tasks(draft), _tasks(final)
     drafts = pair.drafts
-    return "\n".join(_text(draft, dc[n]) for n in drafts), _text(final, fc[pair.final]) if pair.final else ""
+    return "\n".join(_text(draft, draft_tasks[n]) for n in drafts), _text(
+        final, final_tasks[pair.final]
+    ) if pair.final else ""
 
 
 def _pair_up(a: list[str], b: list[str]) -> list[DiffSpan]:
@@ -265,28 +273,35 @@ def version_note(
     if pair.final is None:
         assert pair.draft is not None
         return f'{clause_label(pair.draft, superseded=True)}"{pair.draft_title}"在正式版中已删除。'
-    fcl = _tasks(final)[pair.final]
+    final_clause = _tasks(final)[pair.final]
     if pair.draft is None:
         note = "正式版新增此项,草案中没有对应任务"
         # a new task may lift a sentence from the draft's other parts (final 36 from 保障措施)
         known = [
-            s for s in re.findall(r"[^。]+。", _rest(final, fcl)) if len(s) >= 10 and s[:-1] in draft.text
+            s
+            for s in re.findall(r"[^。]+。", _rest(final, final_clause))
+            if len(s) >= 10 and s[:-1] in draft.text
         ]
         return note + (f";其中{_q(known[0])}一句在草案的其他部分已有。" if known else "。")
-    dcl = [_tasks(draft)[n] for n in pair.drafts]
+    draft_clauses = [_tasks(draft)[n] for n in pair.drafts]
     head = ""
     if pair.status == "merged":
-        merged = "和".join(f'{clause_label(int(c.clause))}"{c.title}"' for c in dcl)
+        merged = "和".join(f'{clause_label(int(c.clause))}"{c.title}"' for c in draft_clauses)
         head = f"正式版{clause_label(pair.final)}由草案{merged}合并而成。"
     elif pair.status == "renumbered":
         head = f"{clause_label(pair.draft, superseded=True)},正式版为{clause_label(pair.final)}。"
     changes = (
-        [f'标题由"{dcl[0].title}"改为"{fcl.title}"'] if len(dcl) == 1 and dcl[0].title != fcl.title else []
+        [f'标题由"{draft_clauses[0].title}"改为"{final_clause.title}"']
+        if len(draft_clauses) == 1 and draft_clauses[0].title != final_clause.title
+        else []
     )
-    changes += _changes(diff_task("".join(_rest(draft, c) for c in dcl), _rest(final, fcl)))
+    changes += _changes(
+        diff_task("".join(_rest(draft, c) for c in draft_clauses), _rest(final, final_clause))
+    )
     shown = list(changes)  # every change: a reader must not have to open the comparison to see the rest
     old, new = (
-        list(dict.fromkeys(aliases.get(u, u) for c in cs for u in c.lead_units)) for cs in (dcl, [fcl])
+        list(dict.fromkeys(aliases.get(u, u) for c in cs for u in c.lead_units))
+        for cs in (draft_clauses, [final_clause])
     )
     if added := [u for u in new if u not in old]:
         shown.append("牵头单位增加" + "、".join(added))

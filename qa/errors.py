@@ -6,7 +6,7 @@ __all__ = [
     "QAError",
     "UnknownDocument",
     "InvalidQuestion",
-    "IndexError_",
+    "IndexUnavailable",
     "EmbedderUnavailable",
 ]
 
@@ -23,7 +23,7 @@ class InvalidQuestion(QAError):
     """An empty, over-long or otherwise unusable question, or a bad option such as k."""
 
 
-class IndexError_(QAError):  # noqa: N801 - the builtin IndexError means something else
+class IndexUnavailable(QAError):
     """The index on disk is missing, damaged or cannot be written."""
 
 

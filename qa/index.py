@@ -29,7 +29,7 @@ from qa import storage
 from qa.chunking import Chunk, chunk_collection
 from qa.documents import Collection
 from qa.embedders import Embedder
-from qa.errors import IndexError_, QAError
+from qa.errors import IndexUnavailable, QAError
 from qa.plan_format import split_sentences, strip_task_number
 from qa.settings import Settings
 from qa.tokens import DICTIONARY_VERSION, Tokenizer
@@ -143,7 +143,7 @@ def build_index(
     """Embed and index every chunk and sentence, write it to a temporary folder, rename it into place.
 
     Raises:
-        IndexError_: the index folder (or its parent) cannot be written.
+        IndexUnavailable: the index folder (or its parent) cannot be written.
     """
     target = settings.index_dir
     try:
@@ -152,7 +152,7 @@ def build_index(
         with storage.staging(target, _OWN_NAMES) as tmp:
             index = _embed_and_write(tmp, collection, embedder, tokenizer, settings, progress)
     except OSError as err:
-        raise IndexError_(
+        raise IndexUnavailable(
             f"无法写入索引目录 {target}({err.strerror or err});请设置可写的 QA_INDEX_DIR 或使用 --index-dir。"
         ) from err
     index.path = target
@@ -330,7 +330,7 @@ def check_location(path: Path) -> None:
     under a file) or whose rebuild would delete files that are not the index's.
 
     Raises:
-        IndexError_: one line saying what is wrong with ``path`` and how to fix it.
+        IndexUnavailable: one line saying what is wrong with ``path`` and how to fix it.
     """
     storage.check_location(path, _OWN_NAMES)
 

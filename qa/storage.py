@@ -22,7 +22,7 @@ import time
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
-from qa.errors import IndexError_
+from qa.errors import IndexUnavailable
 
 __all__ = ["staging", "write_manifest", "read_manifest", "check_location"]
 
@@ -44,7 +44,7 @@ def check_location(target: Path, own_names: Collection[str] | None = None) -> No
             holds anything else is someone's folder, not a damaged index, and is refused.
 
     Raises:
-        IndexError_: ``target`` is a file, a link to nothing, under something that is not a
+        IndexUnavailable: ``target`` is a file, a link to nothing, under something that is not a
             folder, or someone's folder; the message names the fix.
     """
     try:
@@ -55,25 +55,25 @@ def check_location(target: Path, own_names: Collection[str] | None = None) -> No
 
 def _check_location(target: Path, own_names: Collection[str] | None) -> None:
     if target.is_symlink() and not target.exists():
-        raise IndexError_(
+        raise IndexUnavailable(
             f"索引路径 {target} 是指向不存在位置({os.readlink(target)})的符号链接;"
             f"请创建它指向的目录、删除这个链接,或{_FIX}。"
         )
     if target.exists() and not target.is_dir():
-        raise IndexError_(f"索引路径 {target} 是一个文件,不是目录;请移走这个文件,或{_FIX}。")
+        raise IndexUnavailable(f"索引路径 {target} 是一个文件,不是目录;请移走这个文件,或{_FIX}。")
     for parent in target.absolute().parents:
         if parent.is_symlink() and not parent.exists():
-            raise IndexError_(f"索引路径 {target} 的上级 {parent} 是指向不存在位置的符号链接;请{_FIX}。")
+            raise IndexUnavailable(f"索引路径 {target} 的上级 {parent} 是指向不存在位置的符号链接;请{_FIX}。")
         if parent.exists():
             if not parent.is_dir():
-                raise IndexError_(f"索引路径 {target} 的上级 {parent} 不是目录;请{_FIX}。")
+                raise IndexUnavailable(f"索引路径 {target} 的上级 {parent} 不是目录;请{_FIX}。")
             break
     if own_names is None or not target.is_dir() or (target / MANIFEST).exists():
         return
     # A rebuild replaces the whole folder: never one that holds something other than an index.
     foreign = sorted(p.name for p in target.iterdir() if p.name not in own_names)
     if foreign:
-        raise IndexError_(
+        raise IndexUnavailable(
             f"索引路径 {target} 是一个目录,里面有不属于索引的 {'、'.join(foreign[:3])},重建会删掉它们;"
             "请设置 QA_INDEX_DIR 或使用 --index-dir 指定一个新的或空的目录。"
         )
@@ -89,7 +89,7 @@ def staging(target: Path, own_names: Collection[str] | None = None) -> Iterator[
     by the next one. A link to a folder stays a link: the folder it points to is replaced.
 
     Raises:
-        IndexError_: ``target`` can never hold an index (see ``check_location``, which gets
+        IndexUnavailable: ``target`` can never hold an index (see ``check_location``, which gets
             ``own_names``).
         OSError: the folder cannot be created, written or renamed.
     """

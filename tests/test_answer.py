@@ -142,7 +142,7 @@ def test_every_draft_result_says_it_is_superseded(assistant: Assistant, question
 def test_answer_leads_with_one_plain_sentence_then_the_citation(assistant: Assistant) -> None:
     answer = assistant.ask("电瓶车在楼道充电谁管?")
     top = answer.results[0]
-    lines = answer.answer.splitlines()
+    lines = answer.text.splitlines()
     assert (top.doc_id, top.clause) == ("plan-final", 29)
     # which task, who leads it, and the plan's own words, exactly as highlighted
     assert lines[0] == answer.lead == f"第29项 {top.title}({'、'.join(top.lead_units)}牵头):{top.highlight}"
@@ -184,10 +184,10 @@ def test_a_contact_question_gets_the_paragraph_with_the_address(assistant: Assis
 
 def test_english_question_gets_an_english_lead(assistant: Assistant) -> None:
     answer = assistant.ask("Who is responsible for task 29?")
-    lines = answer.answer.splitlines()
+    lines = answer.text.splitlines()
     assert lines[0] == answer.lead and answer.lead.startswith('Task 29 "')
     assert "District Emergency Management Bureau" in answer.lead
-    assert "unofficial" in answer.answer  # the glossary is marked as an unofficial translation
+    assert "unofficial" in answer.text  # the glossary is marked as an unofficial translation
 
 
 # --- abstention ------------------------------------------------------------------------------
@@ -199,14 +199,14 @@ def test_english_question_gets_an_english_lead(assistant: Assistant) -> None:
 def test_abstains_on_unrelated_questions(assistant: Assistant, question: str) -> None:
     answer = assistant.ask(question)
     assert answer.abstained is True
-    assert answer.answer.startswith(NO_ANSWER_ZH)
-    assert "计划中没有找到与此直接相关的内容" in answer.answer
+    assert answer.text.startswith(NO_ANSWER_ZH)
+    assert "计划中没有找到与此直接相关的内容" in answer.text
 
 
 def test_abstains_in_english(assistant: Assistant) -> None:
     answer = assistant.ask("How do I apply for a Shanghai residence permit?")
     assert answer.abstained is True
-    assert answer.answer.startswith(NO_ANSWER_EN)
+    assert answer.text.startswith(NO_ANSWER_EN)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ def test_abstains_in_english(assistant: Assistant) -> None:
 def test_answers_clearly_answerable_questions(assistant: Assistant, question: str) -> None:
     answer = assistant.ask(question)
     assert answer.abstained is False
-    assert NO_ANSWER_ZH not in answer.answer
+    assert NO_ANSWER_ZH not in answer.text
     assert answer.results
 
 
@@ -279,7 +279,7 @@ def test_highlight_reaches_the_answering_line(
 )
 def test_a_listing_names_only_tasks_the_unit_leads(assistant: Assistant, question: str, unit: str) -> None:
     answer = assistant.ask(question)
-    if "牵头(含共同牵头)的任务共" in answer.answer:
+    if "牵头(含共同牵头)的任务共" in answer.text:
         for r in answer.results:
             assert isinstance(r.clause, int) and unit in r.lead_units, (r.doc_id, r.clause, r.lead_units)
 
@@ -360,8 +360,8 @@ def test_a_task_number_past_the_last_says_there_is_none(
 ) -> None:
     answer = assistant.ask(question)
     assert answer.abstained
-    assert answer.answer.startswith(expected)
-    assert "可能相关" in answer.answer
+    assert answer.text.startswith(expected)
+    assert "可能相关" in answer.text
 
 
 def test_the_last_task_of_each_plan_is_still_found(assistant: Assistant) -> None:
@@ -377,7 +377,7 @@ def test_plural_english_words_gain_the_plans_wording(assistant: Assistant) -> No
     answer = assistant.ask("How many elevators will be installed?")
     assert not answer.abstained
     assert (answer.results[0].doc_id, answer.results[0].clause) == ("plan-final", 10)
-    assert "466台" in answer.answer
+    assert "466台" in answer.text
 
 
 def test_the_email_address_is_the_answer_to_an_email_question(assistant: Assistant) -> None:
@@ -395,13 +395,13 @@ def test_draft_stage_documents_are_quoted_as_superseded(assistant: Assistant) ->
     assert answer.results[0].doc_id in ("draft-faq", "drafting-notes")
     assert "(草案原文,已被正式版取代)" in answer.lead
     assert "正式版共36项任务" in (answer.results[0].version_note or "")
-    assert "版本说明:此材料说明的是草案" in answer.answer
+    assert "版本说明:此材料说明的是草案" in answer.text
 
 
 def test_a_question_about_a_change_leads_with_the_change(assistant: Assistant) -> None:
     answer = assistant.ask("建筑垃圾资源化利用率还有93%的目标吗?", k=1)
     assert answer.results[0].doc_id == "plan-final"
-    assert answer.answer.startswith("版本说明:") and "93%" in answer.answer.splitlines()[0]
+    assert answer.text.startswith("版本说明:") and "93%" in answer.text.splitlines()[0]
 
 
 def test_final_plan_first_even_with_one_result(assistant: Assistant) -> None:

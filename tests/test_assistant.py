@@ -81,10 +81,10 @@ def test_other_doc_ids_and_plan_titles_give_the_same_answers(
         a, b = original.ask(question), other.ask(question)
         assert _clauses(a, roles) == _clauses(b, other_roles), question
         assert (a.abstained, a.coverage, a.asks, a.listing) == (b.abstained, b.coverage, b.asks, b.listing)
-        text = b.answer
+        text = b.text
         for new, old in titles.items():
             text = text.replace(new, old)
-        assert text == a.answer, question
+        assert text == a.text, question
     # the titles really differ, so the comparison above is not trivially true
     assert other.collection.current_plan.title != original.collection.current_plan.title
     assert other.collection.current_plan.doc_id == new_ids[original.collection.current_plan.doc_id]

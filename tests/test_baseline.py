@@ -129,7 +129,7 @@ def test_ask_returns_the_assistants_shapes_with_whole_chunk_highlights(
         assert r.clause is None and r.highlight == r.text
         assert (r.highlight_start, r.highlight_end) == (0, len(r.text))
         assert r.citation == doc.cite_title and r.version_note is None
-    assert answer.answer.startswith(target.text)
+    assert answer.text.startswith(target.text)
 
 
 def test_ranking_matches_a_numpy_brute_force(settings: Settings) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from qa.assistant import Assistant
-from qa.errors import IndexError_
+from qa.errors import IndexUnavailable
 from qa.index import expected_manifest, load_index
 from qa.settings import REPO_ROOT, Settings, load_settings
 from qa.web.feedback import append_feedback, feedback_record, read_feedback
@@ -234,7 +234,7 @@ def _assert_clear_chinese(message: str, settings: Settings) -> None:
 def test_read_only_without_index_is_one_clear_error(settings, read_only):
     shutil.rmtree(settings.index_dir)
     read_only()
-    with pytest.raises(IndexError_) as err:
+    with pytest.raises(IndexUnavailable) as err:
         _assistant(settings)
     _assert_clear_chinese(str(err.value), settings)
     assert not (settings.index_dir / "manifest.json").exists()
@@ -254,7 +254,7 @@ def test_read_only_with_damaged_index_is_an_error_not_the_damaged_index(settings
     _assistant(settings)
     _truncate(settings.index_dir / "chunks.faiss")
     read_only()
-    with pytest.raises(IndexError_) as err:
+    with pytest.raises(IndexUnavailable) as err:
         _assistant(settings)
     _assert_clear_chinese(str(err.value), settings)
 
@@ -286,7 +286,7 @@ def test_failed_swap_puts_the_previous_index_back(settings, monkeypatch):
         return real_rename(src, dst)
 
     monkeypatch.setattr(os, "rename", rename)
-    with pytest.raises(IndexError_):
+    with pytest.raises(IndexUnavailable):
         _assistant(settings, FakeEmbedder(dim=32))
     assert _digests(settings.index_dir) == before
     assert _leftovers(settings.index_dir.parent) == []
@@ -298,7 +298,7 @@ def test_read_only_fails_before_embedding(settings, read_only):
     embedder = FakeEmbedder()
     shutil.rmtree(settings.index_dir)
     read_only()
-    with pytest.raises(IndexError_):
+    with pytest.raises(IndexUnavailable):
         _assistant(settings, embedder)
     assert [kind for kind, _ in embedder.calls if kind == "passage"] == []
 

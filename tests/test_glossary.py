@@ -208,9 +208,13 @@ def test_asks_shape(asks: dict[str, Any]) -> None:
     assert isinstance(asks["_about"], str) and asks["_about"].strip()
     assert tuple(asks["kinds"]) == ASK_KINDS, "kinds run from most specific to least; see _about"
     for kind, spec in asks["kinds"].items():
-        assert set(spec) - {"missing"} == {"zh", "en", "answers"}, kind
+        assert set(spec) - {"missing", "strict", "states", "patterns"} == {"zh", "en", "answers"}, kind
         if "missing" in spec:  # what an answer says is not stated, in both languages
             assert set(spec["missing"]) == {"zh", "en"} and all(spec["missing"].values()), kind
+            # only a strict cue may lead to "not stated", and a narrower pattern decides it
+            assert spec["strict"]["zh"] and spec["strict"]["en"] and spec["states"], kind
+        for pattern in (*spec.get("states", ()), *spec.get("patterns", ())):
+            re.compile(pattern)
         for field in ("zh", "en", "answers"):
             values = spec[field]
             assert isinstance(values, list) and values, (kind, field)

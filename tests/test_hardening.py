@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import qa.query
-from qa.errors import IndexError_, InvalidQuestion
+from qa.errors import IndexUnavailable, InvalidQuestion
 from qa.query import parse_query
 from qa.settings import REPO_ROOT
 from tests.conftest import FakeIndex
@@ -218,8 +218,8 @@ def test_a_chinese_question_with_a_link_is_answered_with_chinese_labels(fake_ass
     answer = fake_assistant.ask(f"[加装电梯]({LINK})的牵头单位是谁?")
     assert answer.query is not None and answer.query.english is False
     # Labels, citation and version note all in Chinese: not one Latin letter (English says "task 10").
-    assert answer.results and "第10项" in answer.answer
-    assert re.search("[A-Za-z]", answer.answer) is None, answer.answer
+    assert answer.results and "第10项" in answer.text
+    assert re.search("[A-Za-z]", answer.text) is None, answer.text
 
 
 # --- 2. an index is checked against what a checksum cannot vouch for ------------------------------
@@ -342,7 +342,7 @@ def test_a_tampered_index_that_cannot_be_rebuilt_is_one_clear_refusal(
     # What a read-only mount does to a build (root ignores chmod).
     monkeypatch.setattr(tempfile, "mkdtemp", deny)
     monkeypatch.setattr(os, "rename", deny)
-    with pytest.raises(IndexError_) as err:
+    with pytest.raises(IndexUnavailable) as err:
         Assistant(fake_index_copy.settings, embedder=FakeEmbedder())
     message = str(err.value)
     assert "\n" not in message and str(folder) in message and "QA_INDEX_DIR" in message

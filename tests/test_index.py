@@ -23,7 +23,7 @@ import qa.index as qindex
 import qa.storage
 from qa.chunking import chunk_collection
 from qa.documents import Collection, load_collection
-from qa.errors import IndexError_
+from qa.errors import IndexUnavailable
 from qa.index import (
     FORMAT_VERSION,
     Index,
@@ -429,7 +429,7 @@ def test_write_failing_midway_keeps_the_previous_index(
 ) -> None:
     # chunks.jsonl and chunks.faiss are written, then the disk fills up.
     monkeypatch.setattr(qindex.np, "save", _fail(OSError(28, "No space left on device")))
-    with pytest.raises(IndexError_, match="QA_INDEX_DIR"):
+    with pytest.raises(IndexUnavailable, match="QA_INDEX_DIR"):
         build_index(built.collection, built.embedder, built.tokenizer, built.settings)
     monkeypatch.undo()
     folder = built.settings.index_dir
@@ -459,7 +459,7 @@ def test_interrupted_first_build_leaves_no_folder(
 ) -> None:
     settings = replace(base.settings, index_dir=tmp_path / "idx")
     monkeypatch.setattr(qindex.faiss, "write_index", _fail(OSError(5, "I/O error")))
-    with pytest.raises(IndexError_):
+    with pytest.raises(IndexUnavailable):
         build_index(base.collection, FakeEmbedder(), base.tokenizer, settings)
     assert not settings.index_dir.exists()
     assert leftovers(tmp_path) == []
@@ -475,7 +475,7 @@ def test_interrupted_rebuild_after_an_edit_is_rebuilt_next_time(
     plan.write_text(plan.read_text(encoding="utf-8").replace("不少于20个", "不少于25个"), encoding="utf-8")
     collection = fresh_collection(corpus)
     monkeypatch.setattr(qindex.np, "save", _fail(OSError(28, "No space left on device")))
-    with pytest.raises(IndexError_):
+    with pytest.raises(IndexUnavailable):
         ensure_index(collection, built.embedder, built.tokenizer, settings)
     monkeypatch.undo()
     # The old index is still there but describes the old text: it is not used, it is rebuilt.
@@ -513,7 +513,7 @@ def test_failed_swap_keeps_the_previous_index(built: FakeIndex, monkeypatch: pyt
         real_rename(src, dst)  # type: ignore[arg-type]
 
     monkeypatch.setattr(qa.storage.os, "rename", rename)
-    with pytest.raises(IndexError_):
+    with pytest.raises(IndexUnavailable):
         build_index(built.collection, built.embedder, built.tokenizer, built.settings, progress=False)
     monkeypatch.undo()
     loaded = load_index(built.settings.index_dir, expected_manifest(built.settings, built.embedder))
@@ -525,7 +525,7 @@ def test_unwritable_index_folder_is_a_clear_error(base: FakeIndex, tmp_path: Pat
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     settings = replace(base.settings, index_dir=blocker / "idx")
-    with pytest.raises(IndexError_, match="QA_INDEX_DIR.*--index-dir"):
+    with pytest.raises(IndexUnavailable, match="QA_INDEX_DIR.*--index-dir"):
         ensure_index(base.collection, FakeEmbedder(), base.tokenizer, settings)
 
 

@@ -384,8 +384,8 @@ def test_clause_routing_real(assistant: Assistant, question: str) -> None:
 
 def test_lead_units_of_task_29_in_the_answer(assistant: Assistant) -> None:
     answer = assistant.ask("第29项的牵头单位")
-    assert "牵头单位是:区应急局、区建设管理委、区消防救援支队" in answer.answer
-    assert "第29项 深化电动自行车安全监管" in answer.answer
+    assert "牵头单位是:区应急局、区建设管理委、区消防救援支队" in answer.text
+    assert "第29项 深化电动自行车安全监管" in answer.text
 
 
 def test_draft_clause_routing_real(assistant: Assistant) -> None:
@@ -447,8 +447,8 @@ def test_lead_unit_listing_real(assistant: Assistant) -> None:
     assert all("区房管局" in r.lead_units for r in answer.results)
     # a listing holds every task the unit leads, whatever k is
     assert len(assistant.ask("区房管局负责哪些任务?", k=5).results) == 6
-    assert answer.answer.splitlines()[0].endswith("区房管局牵头(含共同牵头)的任务共6项:")
-    assert [line.split()[0] for line in answer.answer.splitlines()[1:]] == [
+    assert answer.text.splitlines()[0].endswith("区房管局牵头(含共同牵头)的任务共6项:")
+    assert [line.split()[0] for line in answer.text.splitlines()[1:]] == [
         "第10项",
         "第11项",
         "第13项",

@@ -70,7 +70,7 @@ def _ids(cases: list[Case]) -> list[str]:
 def assert_well_formed(answer: object, collection, k: int = 5) -> None:
     """An Answer whose every result quotes the document at its offsets and highlights inside itself."""
     assert isinstance(answer, Answer)
-    assert isinstance(answer.answer, str) and answer.answer.strip()
+    assert isinstance(answer.text, str) and answer.text.strip()
     assert len(answer.results) <= k
     for rank, r in enumerate(answer.results, start=1):
         assert r.rank == rank
@@ -114,8 +114,8 @@ def test_python_api(any_assistant, collection, case: Case):
     answer = assistant.ask(case.text)
     assert_well_formed(answer, collection)
     assert answer.question == case.text
-    assert len(answer.answer) <= 3000
-    assert_answer_language(answer.answer, case)
+    assert len(answer.text) <= 3000
+    assert_answer_language(answer.text, case)
 
 
 def test_invisible_characters_do_not_change_the_answer(any_assistant):

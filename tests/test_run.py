@@ -169,7 +169,14 @@ def test_run_answers_every_question_once_per_configuration(
     assert {o.split for o in test_only.outcomes} == {"test"} and test_only.metrics()["n"] == 3
 
     m = result.metrics()
-    assert set(m) == {"n", "splits", "by_kind", "configs", "abstention_by_kind", "tuned"}
+    assert set(m) == {"n", "splits", "by_kind", "configs", "abstention_by_kind", "tuned", "answers"}
+    # the full pipeline's own answers are scored for coverage, lead and length, by split
+    from qa.evaluation.answers import ANSWER_METRICS
+
+    assert set(m["answers"]) == {"dev", "test"}
+    assert all(tuple(v) == ANSWER_METRICS for v in m["answers"].values())
+    assert m["answers"]["test"]["draft_as_current"] == 0.0
+    assert "answers" not in test_only.metrics()  # no full pipeline, no answers to score
     assert set(m["splits"]) == {"dev", "test"} and list(m["configs"]) == ["bm25", "full", "baseline"]
     assert set(m["by_kind"]) == set(m["abstention_by_kind"]) == {"citizen", "out-of-scope", "version"}
     for block in (*m["splits"].values(), *m["by_kind"].values(), *m["configs"].values()):

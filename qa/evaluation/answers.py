@@ -76,6 +76,6 @@ def score_answers(ask: Callable[[str], Answer], questions: Sequence[GoldQuestion
             and not any(mark in a.lead for mark in _SUPERSEDED_MARKS)
         )
     )
-    lengths = [len(a.answer) for q, a in answers if q.kind in _RESIDENT_KINDS]
+    lengths = [len(a.text) for q, a in answers if q.kind in _RESIDENT_KINDS]
     out["median_chars"] = float(statistics.median(lengths)) if lengths else None
     return out

@@ -26,7 +26,7 @@ from qa import storage
 from qa.answer import Answer, Result
 from qa.documents import Collection, Document, load_collection
 from qa.embedders import Embedder, load_embedder
-from qa.errors import IndexError_, InvalidQuestion
+from qa.errors import IndexUnavailable, InvalidQuestion
 from qa.index import corpus_hash
 from qa.settings import Settings
 
@@ -129,7 +129,7 @@ class Baseline:
             with storage.staging(target) as tmp:
                 _write(tmp, chunks, dense, {**manifest, "n_chunks": len(chunks), "built_at": time.time()})
         except OSError as err:
-            raise IndexError_(
+            raise IndexUnavailable(
                 f"无法写入基线索引目录 {target}({err.strerror or err});请设置可写的 QA_INDEX_DIR 或使用 --index-dir。"
             ) from err
         return chunks, dense

@@ -334,6 +334,8 @@ class EvalRun:
     embedder_id: str
     # The values the run used: "weights", "thresholds", and "file" and "provenance" of corpus/tuned.json.
     tuning: dict[str, Any]
+    # The full pipeline's answer quality by split (qa.evaluation.answers); empty when not measured.
+    answers: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     def select(self, config: str, split: str | None = None, kind: str | None = None) -> list[Outcome]:
         return [
@@ -354,6 +356,7 @@ class EvalRun:
                 k: rounded(abstention_counts(self.select("full", kind=k))) for k in self.kinds()
             },
             "tuned": {"file": self.tuning.get("file"), "provenance": self.tuning.get("provenance")},
+            **({"answers": self.answers} if self.answers else {}),
         }
 
     def configs(self) -> list[str]:

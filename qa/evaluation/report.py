@@ -192,6 +192,7 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
         "",
         *_abstention_table(metrics["abstention_by_kind"]),
         "",
+        *_answers_section(metrics.get("answers", {})),
         "## Test-split questions the full pipeline misses at rank 1",
         "",
         "| id | kind | question | relevant | rank 1 | first relevant rank |",
@@ -310,3 +311,26 @@ def _plot(metrics: Mapping[str, Any], path: Path) -> None:
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
+
+
+def _answers_section(answers: Mapping[str, Mapping[str, float | None]]) -> list[str]:
+    """The answer-quality table (``qa.evaluation.answers``), one row per split."""
+    if not answers:
+        return []
+    keys = list(next(iter(answers.values())))
+    return [
+        "## Answer quality of the full pipeline",
+        "",
+        "Coverage: precision and recall of `partial` (the documents cover the subject, not the detail",
+        "asked) and `none` (not covered). `lead_evidence`: of the answered questions, the share whose lead",
+        "sentence holds an evidence string. `draft_as_current`: leads quoting superseded text without",
+        "saying so. `median_chars`: residents' answers before the cards.",
+        "",
+        "| split | " + " | ".join(keys) + " |",
+        "|---|" + "---|" * len(keys),
+        *(
+            f"| {split} | " + " | ".join(format_metric(v, k) for k, v in values.items()) + " |"
+            for split, values in answers.items()
+        ),
+        "",
+    ]

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
+from qa.evaluation.answers import score_answers
 from qa.evaluation.gold import EVAL_DIR, SPLITS, THRESHOLDS_PATH, GoldQuestion, load_gold
 from qa.evaluation.metrics import (
     ABSTENTION_KEYS,
@@ -159,6 +160,9 @@ def run(
     questions = [q for q in all_gold if split is None or q.split == split]
     judge = Judge(assistant.collection)
     targets = {q.id: judge.targets(q) for q in questions}
+    recorded: dict[str, Answer] = {}
+    if "full" in by_config:
+        by_config["full"] = _recording(by_config["full"], recorded)
     outcomes = []
     for name, ask in by_config.items():
         ask(_WARM_UP, K)
@@ -169,6 +173,11 @@ def run(
         if progress:
             print(file=sys.stderr)
     weights = assistant.retriever.weights
+    answers = {
+        split: score_answers(recorded.__getitem__, [q for q in questions if q.split == split])
+        for split in SPLITS
+        if recorded and any(q.split == split for q in questions)
+    }
     return EvalRun(
         outcomes,
         list(questions) if split else all_gold,
@@ -181,7 +190,21 @@ def run(
             else {},
             **tuned_source(assistant),
         },
+        answers,
     )
+
+
+def _recording(ask: Asker, recorded: dict[str, Answer]) -> Asker:
+    """``ask`` that keeps each question's k=5 answer, so the answer quality is scored on the very
+    answers the ranking metrics scored, without asking again."""
+
+    def inner(question: str, k: int) -> Answer:
+        answer = ask(question, k)
+        if k == K:
+            recorded[question] = answer
+        return answer
+
+    return inner
 
 
 def tuned_source(assistant: Assistant) -> dict[str, Any]:
@@ -271,27 +294,19 @@ def _print_table(metrics: Mapping[str, Any]) -> None:
 
 def cli_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``qa eval``: run the gold set, print the table (or ``--json``), write the report, gate."""
-    from qa.assistant import Assistant
-    from qa.evaluation.answers import score_answers
-
-    assistant = Assistant(settings)
-    run_ = run(CONFIGS, settings=settings, assistant=assistant, progress=sys.stderr.isatty())
+    run_ = run(CONFIGS, settings=settings, progress=sys.stderr.isatty())
     if getattr(args, "no_write", False):
         metrics = run_.metrics()
     else:
         metrics = write_report(run_)
-    gold = load_gold()
-    metrics["answers"] = {
-        split: score_answers(lambda q: assistant.ask(q, k=K), [q for q in gold if q.split == split])
-        for split in SPLITS
-    }
     if getattr(args, "json", False):
         print(json.dumps(metrics, ensure_ascii=False, indent=2))
     else:
         _print_table(metrics)
-        print("\n回答质量 (answer quality, full pipeline)")
-        for split, values in metrics["answers"].items():
-            print(f"  {split}: " + ", ".join(f"{k} {format_metric(v, k)}" for k, v in values.items()))
+        if metrics.get("answers"):
+            print("\n回答质量 (answer quality, full pipeline)")
+            for split, values in metrics["answers"].items():
+                print(f"  {split}: " + ", ".join(f"{k} {format_metric(v, k)}" for k, v in values.items()))
         if not getattr(args, "no_write", False):
             print(f"报告已写入 {EVAL_DIR / 'REPORT.md'}、results.json、report.png")
     if getattr(args, "check", False):

@@ -201,7 +201,7 @@ def render_answer(
     parts = [f'<div class="qa-turn{" qa-abstained" if answer.abstained else ""}">']
     if notice:
         parts.append(render_notice(notice))
-    lines = "".join(f"<p>{_e(line)}</p>" for line in answer.answer.split("\n") if line.strip())
+    lines = "".join(f"<p>{_e(line)}</p>" for line in answer.text.split("\n") if line.strip())
     parts.append(f'<div class="qa-answer-text">{lines}</div>')
     if answer.results:
         heading = lab["related"] if answer.abstained else lab["sources"]
