@@ -169,7 +169,7 @@ def test_diff_marks_added_removed_and_reworded_on_the_right_side():
         DiffSpan("reworded", "每年30个", "每年20个"),
     ]
     markup = render_diff(spans)
-    draft, final = re.findall(r'<td lang="zh-CN">(.*?)</td>', markup)
+    draft, final = re.findall(r'<td data-label="[^"]*" lang="zh-CN">(.*?)</td>', markup)
     assert '<del class="qa-del">三年实现全覆盖。</del>' in draft and "<ins" not in draft
     assert '<ins class="qa-ins">新增&lt;466&gt;台。</ins>' in final and "qa-del" not in final
     assert '<del class="qa-del qa-reworded">每年30个</del>' in draft
@@ -195,8 +195,8 @@ def test_real_pair_and_changes_list(collection):
     assert "与草案相比共24项有变化" in listing
     assert listing.count("<tr data-status=") == 24
     assert (
-        '<tr data-status="merged"><td class="qa-status">合并</td><td>第30项、第31项</td><td>第31项</td>'
-        in listing
+        '<tr data-status="merged"><td class="qa-status">合并</td><td data-label="草案">第30项、第31项</td>'
+        '<td data-label="正式版">第31项</td>' in listing
     )
     # the participation report's own words as the reason for the new task 29
     assert '理由(公众参与情况报告):<span lang="zh-CN">增设“深化电动自行车安全监管”任务' in listing
@@ -228,3 +228,15 @@ def test_numbered_targets_are_phrases_with_digits():
     )
     assert numbered_targets(text) == ["至2026年底,全面完成雨污混接普查和整治"]
     assert numbered_targets("7.加强整治。消除管理盲区。(牵头单位:区绿化市容局)") == []
+
+
+def test_chinese_quoted_in_english_text_is_marked_chinese(collection):
+    text = 'Task 20 "Sorting" (led by X): 加强生活垃圾分类,达标率95%以上。 (quoted in Chinese)'
+    markup = render_answer(Answer("q", False, text, []), collection, english=True)
+    assert (
+        '<p class="qa-lead" lang="en">Task 20 &quot;Sorting&quot; (led by X): '
+        '<span lang="zh-CN">加强生活垃圾分类,达标率95%以上。</span> (quoted in Chinese)</p>'
+    ) in markup
+    assert 'lang="en">Q:Who leads <span lang="zh-CN">第29项</span>?</div>' in render_question(
+        "Who leads 第29项?"
+    )

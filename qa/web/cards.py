@@ -10,6 +10,7 @@ reader's language; the plan's words are always quoted as written (in Chinese) an
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -204,11 +205,15 @@ del.qa-del { background: #fecaca; color: #7f1d1d; }
   .qa-tasks td:nth-child(2) { display: inline; }
   .qa-tasks td[data-label]:not(:empty)::before { content: attr(data-label) ":"; color: #374151; }
   .qa-tasks td[data-label]:empty { display: none; }
+  .qa-diff, .qa-diff tbody, .qa-diff tr, .qa-diff td { display: block; width: auto; }
+  .qa-diff thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  .qa-diff td::before { content: attr(data-label); display: block; font-weight: 600; white-space: normal; }
   .qa-changes, .qa-changes tbody, .qa-changes tr, .qa-changes td { display: block; width: auto; }
   .qa-changes thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   .qa-changes tr { border: 1px solid #c4c9d2; margin: .4em 0; }
   .qa-changes td { border: 0; }
   .qa-changes td:nth-child(2), .qa-changes td:nth-child(3) { display: inline-block; }
+  .qa-changes td[data-label]::before { content: attr(data-label) " "; color: #374151; }
 }
 .dark .qa-meta, .dark .qa-rank, .dark .qa-muted { color: #d1d5db; }
 .dark .qa-note, .dark details.qa-note > summary { color: #fbbf24 !important; }
@@ -268,8 +273,8 @@ def clause_label(clause: int | str | None, title: str, english: bool = False) ->
 
 
 def _fold(label: str, text: str, css: str = "qa-fold") -> str:
-    """A long line behind its label (a native <details>, so it opens by keyboard too)."""
-    return f'<details class="{css}"><summary>{_e(label)}</summary><div>{_lines(text)}</div></details>'
+    """The plan's long words behind a label (a native <details>, so it opens by keyboard too)."""
+    return f'<details class="{css}"><summary>{_e(label)}</summary><div{_ZH}>{_lines(text)}</div></details>'
 
 
 def _note(note: str, english: bool) -> str:
@@ -279,25 +284,44 @@ def _note(note: str, english: bool) -> str:
     return f'<div class="qa-note">{_e(label)}:<span{_ZH}>{_e(note)}</span></div>'
 
 
-def _answer_line(line: str) -> str:
+# A run of Chinese inside English text: from one non-ASCII character to the last before a Latin
+# letter, digits and punctuation included ("《…(2024-2026年)》第20项" is one run).
+_CHINESE_RUN = re.compile(r"[^\x00-\x7f](?:[^A-Za-z]*[^\x00-\x7f])?")
+
+
+def _mixed(text: str, english: bool) -> str:
+    """Escaped text; in English text the Chinese quotations are marked ``lang="zh-CN"``."""
+    if not english:
+        return _e(text)
+    out, at = [], 0
+    for m in _CHINESE_RUN.finditer(text):
+        out.append(_e(text[at : m.start()]))
+        out.append(f"<span{_ZH}>{_e(m.group(0))}</span>")
+        at = m.end()
+    out.append(_e(text[at:]))
+    return "".join(out)
+
+
+def _line(text: str, english: bool, css: str = "") -> str:
+    cls = f' class="{css}"' if css else ""
+    return f"<p{cls}{_page_lang(english)}>{_mixed(text, english)}</p>"
+
+
+def _answer_line(line: str, english: bool) -> str:
     """One line of the answer after the first: a long one (a version note) folds behind its label."""
-    if len(line) <= LONG_LINE:
-        return f"<p{lang_attr(line)}>{_e(line)}</p>"
     head, sep, rest = line.partition(":")
-    if sep and len(head) <= 20 and rest:
+    if len(line) > LONG_LINE and sep and len(head) <= 20 and rest.strip():
         return (
-            f'<details class="qa-fold"{lang_attr(head)}><summary>{_e(head)}</summary>'
-            f"<p{lang_attr(rest)}>{_e(rest.strip())}</p></details>"
+            f'<details class="qa-fold"{_page_lang(english)}><summary>{_e(head)}</summary>'
+            f"{_line(rest.strip(), english)}</details>"
         )
-    return f"<p{lang_attr(line)}>{_e(line)}</p>"
+    return _line(line, english)
 
 
 def render_question(question: str, english: bool | None = None) -> str:
     english = is_english(question) if english is None else english
-    return (
-        f'<div class="qa-turn qa-question"{lang_attr(question)}>'
-        f"{_e(_lang(english)['you'])}:{_lines(question)}</div>"
-    )
+    text = "<br>".join(_mixed(line, english) for line in question.split("\n"))
+    return f'<div class="qa-turn qa-question"{_page_lang(english)}>{_e(_lang(english)["you"])}:{text}</div>'
 
 
 def render_result(result: Result, doc: Document, english: bool = False) -> str:
@@ -357,8 +381,8 @@ def render_answer(
     if notice:
         parts.append(render_notice(notice))
     lines = [line for line in answer.answer.split("\n") if line.strip()]
-    body = "".join(_answer_line(line) for line in lines[1:])
-    lead = f'<p class="qa-lead"{lang_attr(lines[0])}>{_e(lines[0])}</p>' if lines else ""
+    lead = _line(lines[0], english, "qa-lead") if lines else ""
+    body = "".join(_answer_line(line, english) for line in lines[1:])
     parts.append(f'<div class="qa-answer-text">{lead}{body}</div>')
     if answer.results:
         heading = lab["related"] if answer.abstained else lab["sources"]
@@ -481,7 +505,8 @@ def render_diff(
     return (
         f'<div class="qa-legend">{lab["legend"]}</div><table class="qa-diff"><thead><tr>'
         f'<th scope="col">{_e(draft_title)}</th><th scope="col">{_e(final_title)}</th></tr></thead>'
-        f"<tbody><tr><td{_ZH}>{draft_side}</td><td{_ZH}>{final_side}</td></tr></tbody></table>"
+        f'<tbody><tr><td data-label="{_e(draft_title)}"{_ZH}>{draft_side}</td>'
+        f'<td data-label="{_e(final_title)}"{_ZH}>{final_side}</td></tr></tbody></table>'
     )
 
 
@@ -542,7 +567,8 @@ def render_changes(changes: Sequence[TaskChange], english: bool = False) -> str:
         )
         rows.append(
             f'<tr data-status="{_e(ch.pair.status)}"><td class="qa-status">{_e(status)}</td>'
-            f"<td>{_e(draft_no)}</td><td>{_e(final_no)}</td>"
+            f'<td data-label="{_e(lab["draft"])}">{_e(draft_no)}</td>'
+            f'<td data-label="{_e(lab["final"])}">{_e(final_no)}</td>'
             f"<td{_ZH}>{_e(ch.pair.final_title or ch.pair.draft_title)}</td>"
             f"<td><span{_ZH}>{_e(ch.summary)}</span>{reason}</td></tr>"
         )
