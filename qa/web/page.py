@@ -226,8 +226,8 @@ EXAMPLES: dict[str, dict[str, list[str]]] = {
         ],
         "staff": [
             "Which units lead task 29?",
+            "Which tasks does 区房管局 lead?",
             "What changed in the property fee task between the draft and the final plan?",
-            "Which tasks are new in the final plan?",
         ],
     },
 }
@@ -1004,6 +1004,8 @@ def build_demo(
                         page.respond, [source, *filters_in], chat_outputs, **asking
                     ).then(None, None, None, **show_answer)
                 clear.click(page.clear, None, [chatbot, turns, hint, rate_panel], **quiet)
+                # the chat's own 🗑 button empties the display; the turns behind it go too
+                chatbot.clear(page.clear, None, [chatbot, turns, hint, rate_panel], **quiet)
                 chatbot.like(
                     page.vote, [turns, lang], [chatbot, turns, rate_status, rating, rate_panel], **quiet
                 )
