@@ -206,6 +206,7 @@ del.qa-del { background: #fecaca; color: #7f1d1d; }
   .qa-tasks td[data-label]:not(:empty)::before { content: attr(data-label) ":"; color: #374151; }
   .qa-tasks td[data-label]:empty { display: none; }
   .qa-diff, .qa-diff tbody, .qa-diff tr, .qa-diff td { display: block; width: auto; }
+  .qa-diff, .qa-diff tr { border: 0 !important; }
   .qa-diff thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   .qa-diff td::before { content: attr(data-label); display: block; font-weight: 600; white-space: normal; }
   .qa-changes, .qa-changes tbody, .qa-changes tr, .qa-changes td { display: block; width: auto; }
