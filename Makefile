@@ -29,11 +29,13 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -e '.[st,dev]'
 	touch $(SERVE_STAMP) $@
 
-# The browser test drives Debian's Chromium; Chinese text needs a CJK font to render.
+# The browser test drives Debian's Chromium; Chinese text needs a CJK font to render. axe-core,
+# which checks each tab's accessibility, comes from npm into tests/node_modules (tests/package.json).
 browser-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi -e wqy -e 'noto.*cjk'; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei fonts-noto-color-emoji >/dev/null; \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi -e wqy -e 'noto.*cjk' || ! command -v npm >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei fonts-noto-color-emoji npm >/dev/null; \
 	fi
+	@[ -f tests/node_modules/axe-core/axe.min.js ] || (cd tests && npm ci --no-audit --no-fund --silent)
 
 PORT ?= 7860
 

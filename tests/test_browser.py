@@ -1,6 +1,10 @@
-"""The page in a real headless Chromium: ask, read the card, compare, browse, vote, no script runs.
+"""The page in a real headless Chromium, on a phone (390×844) and a desk (1366×768).
 
-Screenshots of each tab go to test-output/screenshots/; with QA_UPDATE_SCREENSHOTS=1 also to
+What a reader sees: the top of each new answer with the question box still in view, the box and
+example questions on a phone's first screen, a hint instead of a dialog for a mistake, the labels
+in the language of the question, a task opened beside (or scrolled to) the table, no script run
+from a question, nothing fetched from outside, and no serious or critical axe-core finding on any
+tab. Screenshots of each tab go to test-output/screenshots/; with QA_UPDATE_SCREENSHOTS=1 also to
 docs/screenshots/ (the README shows the chat one).
 """
 
@@ -9,8 +13,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,11 +37,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+AXE = REPO_ROOT / "tests" / "node_modules" / "axe-core" / "axe.min.js"
 ELEVATOR = "我家是老房子,没有电梯,有加装电梯的计划吗?"
 EVIL = "<img src=x onerror=alert(1)>"
 OUT = REPO_ROOT / "test-output" / "screenshots"
 DOCS = REPO_ROOT / "docs" / "screenshots"
 TIMEOUT = 60_000
+SIZES = {"phone": (390, 844), "desktop": (1366, 768)}
 
 
 def _free_port() -> int:
@@ -65,7 +72,7 @@ def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(
-            f"{CHROMIUM} is missing: apt-get install -y chromium fonts-wqy-zenhei (make browser-deps)"
+            f"{CHROMIUM} is missing: make browser-deps (apt-get install -y chromium fonts-wqy-zenhei)"
         )
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -76,133 +83,308 @@ def browser():
 
 
 @pytest.fixture()
-def page(browser, url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    page.dialogs = []  # any alert() would land here
-    page.outside = []  # any request that leaves the machine would land here
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.on(
-        "request",
-        lambda r: None if r.url.startswith((url, "data:", "blob:")) else page.outside.append(r.url),
-    )
-    page.goto(url)
-    page.wait_for_selector("#qa-question textarea")
-    try:
-        yield page
-    finally:
+def open_page(browser, url) -> Iterator[Callable[..., Any]]:
+    """Opens the page at a size; afterwards no dialog was shown and nothing left the machine."""
+    opened: list[Any] = []
+
+    def open_(size: str = "desktop", zoom: int = 1) -> Any:
+        width, height = SIZES[size]
+        context = browser.new_context(
+            viewport={"width": width // zoom, "height": height // zoom},
+            device_scale_factor=zoom,  # 200% zoom: half the CSS pixels, twice the device pixels
+            locale="zh-CN",
+        )
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT)
+        page.dialogs = []  # any alert() would land here
+        page.outside = []  # any request that leaves the machine would land here
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith((url, "data:", "blob:")) else page.outside.append(r.url),
+        )
+        page.goto(url)
+        page.wait_for_selector("#qa-question textarea")
+        opened.append((context, page))
+        return page
+
+    yield open_
+    for context, page in opened:
+        outside, dialogs = page.outside, page.dialogs
         context.close()
+        assert outside == [] and dialogs == []
 
 
-def _screenshot(page, name: str) -> None:
-    # wait until no component is dimmed as "pending" (gradio's loading state), then a frame more
-    page.wait_for_function("() => !document.querySelector('.pending')")
-    page.wait_for_timeout(300)
+def _screenshot(page, name: str, full_page: bool = False) -> None:
+    page.wait_for_timeout(300)  # a frame more, after the last change
     OUT.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(OUT / name), full_page=True)
+    page.screenshot(path=str(OUT / name), full_page=full_page)
     if os.environ.get("QA_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(OUT / name, DOCS / name)
 
 
-def _ask(page, question: str, turn: int) -> None:
+def _ask(page, question: str, press_enter: bool = False) -> Any:
+    """Ask and wait until the page has shown the new answer; returns the new answer's element."""
+    before = page.locator("#qa-chat .qa-answer").count()
     page.fill("#qa-question textarea", question)
-    page.click("#qa-ask")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#qa-chat .qa-turn.qa-question').length >= n", arg=turn
+    if press_enter:
+        page.press("#qa-question textarea", "Enter")
+    else:
+        page.click("#qa-ask")
+    page.wait_for_function("n => document.querySelectorAll('#qa-chat .qa-answer').length > n", arg=before)
+    answer = page.locator("#qa-chat .qa-answer").last
+    answer_id = answer.get_attribute("data-answer-id")
+    page.wait_for_function("id => window.qaShown === id", arg=answer_id)  # the page has scrolled to it
+    page.wait_for_timeout(200)
+    return answer
+
+
+def _in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] + 1
+
+
+def _no_sideways_scroll(page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.wait_for_timeout(300)
+
+
+def _axe(page) -> list[str]:
+    """The serious and critical axe-core findings on the page as it is now."""
+    if not AXE.is_file():
+        pytest.skip(f"{AXE} is missing: make browser-deps (npm ci in tests/)")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+             .filter(v => v.impact === 'serious' || v.impact === 'critical')
+             .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"""
     )
-    page.locator("#qa-chat .qa-answer-text").nth(turn - 1).wait_for()
+    return list(found)
 
 
-def test_chat_card_cites_final_task_10_and_vote_is_logged(page, log):
-    _ask(page, ELEVATOR, 1)
-    card = page.locator("#qa-chat article.qa-card").first
+# --- the chat --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_new_answer_is_shown_from_its_top_with_the_box_in_view(open_page, size):
+    page = open_page(size)
+    answer = _ask(page, ELEVATOR)
+    lead = answer.locator(".qa-lead")
+    assert lead.inner_text().endswith("推进既有多层住宅加装电梯,三年内新增加装电梯466台。")
+    assert _in_view(page, lead) and _in_view(page, page.locator("#qa-question textarea"))
+    _screenshot(page, "chat.png" if size == "desktop" else "chat-phone.png")
+
+    answer = _ask(page, "第29项的牵头单位是哪些?", press_enter=True)  # a follow-up, with Enter
+    assert "区应急局" in answer.locator(".qa-lead").inner_text()
+    assert _in_view(page, answer.locator(".qa-lead")) and _in_view(
+        page, page.locator("#qa-question textarea")
+    )
+    assert _no_sideways_scroll(page)
+
+
+def test_the_phone_opens_on_the_box_and_example_questions(open_page):
+    page = open_page("phone")
+    assert _in_view(page, page.locator("#qa-question textarea")) and _in_view(page, page.locator("#qa-ask"))
+    examples = page.locator(".qa-examples button.qa-example")
+    assert sum(_in_view(page, examples.nth(i)) for i in range(examples.count())) >= 2
+    assert page.locator("h1").count() == 1
+    # text a resident can read: nothing under 16 px on the page's own blocks
+    small = page.evaluate(
+        """() => [...document.querySelectorAll('.contain *')]
+             .filter(e => e.offsetParent !== null && [...e.childNodes].some(
+               n => n.nodeType === 3 && n.textContent.trim()))
+             .filter(e => parseFloat(getComputedStyle(e).fontSize) < 15.5)
+             .map(e => e.tagName + ' ' + e.textContent.trim().slice(0, 20))"""
+    )
+    assert small == []
+    for tab in ("问答", "条款浏览", "草案与正式版对比"):
+        _tab(page, tab)
+        assert _no_sideways_scroll(page), tab
+
+
+def test_the_layout_holds_at_200_percent_zoom(open_page):
+    page = open_page("desktop", zoom=2)
+    answer = _ask(page, "电瓶车在楼道充电谁管?")
+    assert _in_view(page, answer.locator(".qa-lead")) and _in_view(
+        page, page.locator("#qa-question textarea")
+    )
+    assert page.locator("#qa-chat").bounding_box()["height"] <= page.viewport_size["height"]
+    for tab in ("问答", "条款浏览", "草案与正式版对比"):
+        _tab(page, tab)
+        assert _no_sideways_scroll(page), tab
+
+
+def test_an_empty_question_is_a_hint_in_place_not_a_dialog(open_page):
+    page = open_page("phone")
+    _ask(page, ELEVATOR)
+    page.fill("#qa-question textarea", "")
+    page.press("#qa-question textarea", "Enter")
+    hint = page.locator("#qa-hint .qa-hint", has_text="请先输入问题")
+    hint.wait_for()
+    assert hint.is_visible()
+    assert page.locator("#qa-chat .qa-answer").count() == 1  # the conversation stays
+    assert page.locator(".toast-body").count() == 0 and "Error" not in page.locator("#qa-chat").inner_text()
+    # nothing lies over the box: the element at its centre is the box itself
+    covered = page.evaluate(
+        """() => { const box = document.querySelector('#qa-question textarea');
+                   const r = box.getBoundingClientRect();
+                   return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) !== box; }"""
+    )
+    assert not covered
+    page.fill("#qa-question textarea", "长" * 501)
+    page.click("#qa-ask")
+    page.locator("#qa-hint .qa-hint", has_text="问题太长(501字)").wait_for()
+    assert page.input_value("#qa-question textarea") == "长" * 501  # kept, to be shortened
+
+
+def test_an_english_question_switches_the_labels_and_the_switch_works_both_ways(open_page):
+    page = open_page("desktop")
+    answer = _ask(page, "Who is responsible for garbage sorting?")
+    assert answer.get_attribute("lang") == "en"
+    page.get_by_role("tab", name="Browse tasks").wait_for()
+    assert page.locator("#qa-ask").inner_text() == "Ask"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.locator("#qa-question textarea").get_attribute("placeholder").startswith("e.g.")
+
+    page.locator("#qa-lang").get_by_text("中文").click()
+    page.get_by_role("tab", name="条款浏览").wait_for()
+    assert page.locator("#qa-ask").inner_text() == "提问"
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert answer.get_attribute("lang") == "en"  # an answer keeps its question's language
+
+    page.locator("#qa-lang").get_by_text("English").click()
+    page.get_by_role("tab", name="Draft vs final").wait_for()
+    assert page.locator("#qa-filters").inner_text().strip().startswith("Filters")
+
+
+def test_the_card_cites_final_task_10_and_each_answer_takes_one_vote(open_page, log):
+    page = open_page("desktop")
+    answer = _ask(page, ELEVATOR)
+    card = answer.locator("article.qa-card").first
     text = card.inner_text()
     assert "正式版" in text and "第10项" in text and "区房管局" in text
     assert card.locator(".qa-badge").inner_text() == "正式版"
-    assert (
-        card.locator("mark").inner_text(timeout=1000) in "推进既有多层住宅加装电梯,三年内新增加装电梯466台。"
-    )
-    card.locator("summary").click()  # the whole clause unfolds
+    assert card.locator("blockquote").inner_text() in "推进既有多层住宅加装电梯,三年内新增加装电梯466台。"
+    card.locator("summary", has_text="查看完整条款").click()  # the whole clause unfolds
     assert "三年内新增加装电梯466台" in card.locator(".qa-clause-text").inner_text()
+    more = answer.locator("details.qa-more")
+    assert more.locator("> summary").inner_text() == "查看其他出处(4)" and more.get_attribute("open") is None
 
-    # show the question and the top of its answer, as a reader sees it after scrolling up
-    page.locator("#qa-chat .qa-turn.qa-question").first.evaluate(
-        "e => { e.scrollIntoView({block: 'start'}); e.closest('[class*=bubble-wrap]')?.scrollBy(0, -48); }"
-    )
-    _screenshot(page, "chat.png")
-
+    first_id = answer.get_attribute("data-answer-id")
+    page.locator("#qa-chat button[aria-label='赞']").last.click()
+    page.locator("#qa-rate-status", has_text="有帮助").wait_for()
     page.fill("#qa-comment textarea", "很清楚")
-    page.click("#qa-up")
-    page.get_by_text("👍 已记录").wait_for()
-    records, _ = read_feedback(log)
-    assert records[-1]["vote"] == "up" and records[-1]["comment"] == "很清楚"
-    assert records[-1]["citations"][0] == "plan-final#10"
+    page.click("#qa-send")
+    page.locator("#qa-rate-status", has_text="已收到您对").wait_for()
 
-    _ask(page, "第29项的牵头单位是哪些?", 2)  # the chatbot's own 👎 on the first answer
-    page.locator("#qa-chat button[aria-label='踩']").first.click()  # 'Dislike' in English
-    page.get_by_text("👎 已记录").wait_for()
-    records, _ = read_feedback(log)
-    assert records[-1]["vote"] == "down" and records[-1]["question"] == ELEVATOR
-    assert page.outside == [] and page.dialogs == []
+    _ask(page, "第29项的牵头单位是哪些?")
+    page.locator("#qa-chat button[aria-label='踩']").first.click()  # on the first answer again
+    page.locator("#qa-rate-status", has_text="已经评价过").wait_for()
+    page.locator("#qa-chat button[aria-label='踩']").last.click()  # on the second answer
+    page.locator("#qa-rate-status", has_text="第29项的牵头单位是哪些").wait_for()
+
+    records = read_feedback(log).records
+    assert [(r["answer_id"] == first_id, r["vote"], r["comment"]) for r in records[-3:]] == [
+        (True, "up", ""),
+        (True, "up", "很清楚"),
+        (False, "down", ""),
+    ]
+    assert (
+        records[-1]["question"] == "第29项的牵头单位是哪些?"
+        and records[-1]["citations"][0] == "plan-final#29"
+    )
+    assert records[-3]["question"] == ELEVATOR and records[-3]["citations"][0] == "plan-final#10"
 
 
-def test_markup_typed_in_the_chat_is_shown_not_run(page):
-    _ask(page, EVIL, 1)
+def test_markup_typed_in_the_chat_is_shown_not_run(open_page):
+    page = open_page("desktop")
+    _ask(page, EVIL)
     page.wait_for_timeout(1500)  # give an injected handler every chance to fire
     assert page.dialogs == []
     chat = page.locator("#qa-chat")
     assert EVIL in chat.inner_text()  # shown as the characters typed
     assert chat.locator("img[src='x']").count() == 0
     assert page.evaluate("typeof window.__qa_pwned") == "undefined"
-    _ask(page, "<script>window.__qa_pwned = 1</script>加装电梯", 2)
+    _ask(page, "<script>window.__qa_pwned = 1</script>加装电梯")
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__qa_pwned") == "undefined"
     assert "<script>window.__qa_pwned = 1</script>" in chat.inner_text()
-    assert page.dialogs == [] and page.outside == []
 
 
-def test_empty_question_shows_a_chinese_error_not_a_traceback(page):
-    page.fill("#qa-question textarea", "   ")
-    page.click("#qa-ask")
-    toast = page.get_by_text("请输入一个问题")
-    toast.first.wait_for()
-    assert "Traceback" not in page.content()
+# --- the clause browser and the comparison ---------------------------------------------------
 
 
-def test_comparison_tab_shows_the_diff(page):
-    page.get_by_role("tab", name="草案与正式版对比").click()
+@pytest.mark.parametrize("size", SIZES)
+def test_choosing_a_task_shows_its_whole_text_in_view(open_page, size):
+    page = open_page(size)
+    _tab(page, "条款浏览")
+    page.locator("#qa-browse-table button[data-task='30']").click()
+    detail = page.locator("#qa-browse-detail .qa-detail[data-clause='30']")
+    detail.wait_for()
+    page.wait_for_timeout(500)  # the panel has been scrolled into view
+    clause = detail.locator(".qa-clause-text")
+    assert clause.inner_text().startswith("30.深入推进“一网统管”平台建设")
+    assert _in_view(page, clause)
+    if size == "desktop":  # beside the table: the row chosen stays in view too
+        assert _in_view(page, page.locator("#qa-task-30"))
+    family = page.evaluate("getComputedStyle(document.querySelector('.qa-tasks td')).fontFamily")
+    assert "mono" not in family.lower()
+    _screenshot(page, "browser.png" if size == "desktop" else "browser-phone.png")
+
+
+def test_the_clause_search_understands_everyday_words(open_page):
+    page = open_page("phone")
+    _tab(page, "条款浏览")
+    page.fill("#qa-browse-search textarea, #qa-browse-search input", "电瓶车")
+    page.locator("#qa-browse-count", has_text="符合“电瓶车”的有").wait_for()
+    assert page.locator("#qa-browse-table tr[data-task='29']").is_visible()
+    page.fill("#qa-browse-search textarea, #qa-browse-search input", "建筑垃圾")
+    page.locator("#qa-browse-count", has_text="草案第19项有,正式版已删除").wait_for()
+    page.get_by_label("草案", exact=False).first.check()
+    page.locator("#qa-browse-count", has_text="草案共34项任务,符合“建筑垃圾”的有1项").wait_for()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_comparison_tab_shows_the_diff_and_its_picker_searches_the_text(open_page, size):
+    page = open_page(size)
+    _tab(page, "草案与正式版对比")
     diff = page.locator("#qa-diff")
     diff.locator("table.qa-diff").wait_for()
     assert diff.locator("del.qa-del").count() >= 1 and diff.locator("ins.qa-ins").count() >= 1
 
-    dropdown = page.locator("#qa-compare-task input")
-    dropdown.click()
-    dropdown.fill("第11项")
-    page.get_by_role("option", name="第11项 加强住宅小区物业管理(修改)").click()
+    page.fill("#qa-compare-search textarea, #qa-compare-search input", "物业服务费")
     page.locator("#qa-diff ins.qa-ins", has_text="每年完成不少于20个小区物业服务费调整").wait_for()
     assert "每年完成不少于30个小区物业服务费调整" in diff.locator("del.qa-del").all_inner_texts()[-1]
     changes = page.locator("#qa-changes")
     assert "与草案相比共24项有变化" in changes.inner_text()
     assert "增设“深化电动自行车安全监管”任务" in changes.inner_text()
-    _screenshot(page, "compare.png")
-    assert page.outside == []
+    assert _no_sideways_scroll(page)
+    _screenshot(page, "compare.png" if size == "desktop" else "compare-phone.png")
 
 
-def test_clause_browser_searches_and_shows_the_clause(page):
-    page.get_by_role("tab", name="条款浏览").click()
-    table = page.locator("#qa-browse-table")
-    table.get_by_text("三年内新增加装电梯466台").first.wait_for()
-    page.fill("#qa-browse-search textarea, #qa-browse-search input", "电梯")
-    page.get_by_text("符合“电梯”的有2项").wait_for()
-    table.get_by_text("升级“美丽家园”建设").first.click()
-    detail = page.locator("#qa-clause-detail")
-    detail.get_by_text("推进既有多层住宅加装电梯").first.wait_for()
-    assert "牵头单位:区房管局" in detail.inner_text()
-    _screenshot(page, "browser.png")
+# --- accessibility ---------------------------------------------------------------------------
 
-    page.get_by_label("草案", exact=False).first.check()
-    page.get_by_text("草案共34项任务,符合“电梯”的有2项").wait_for()
-    assert page.outside == []
+
+@pytest.mark.parametrize("size", SIZES)
+def test_no_serious_or_critical_accessibility_finding_on_any_tab(open_page, size):
+    page = open_page(size)
+    assert _axe(page) == []  # the first screen
+    _ask(page, ELEVATOR)
+    page.locator("#qa-chat details.qa-more summary").first.click()
+    assert _axe(page) == []
+    _tab(page, "条款浏览")
+    page.locator("#qa-browse-table button[data-task='10']").click()
+    page.locator("#qa-browse-detail .qa-detail").wait_for()
+    assert _axe(page) == []
+    _tab(page, "草案与正式版对比")
+    assert _axe(page) == []
+    page.locator("#qa-lang").get_by_text("English").click()
+    page.get_by_role("tab", name="Ask", exact=True).wait_for()
+    assert _axe(page) == []

@@ -65,13 +65,13 @@ def test_card_shows_badge_task_units_highlight_clause_and_note(collection):
     assert "第10项 升级“美丽家园”建设" in card
     assert "牵头单位:区房管局" in card
     assert (
-        '<blockquote class="qa-highlight">推进既有多层住宅加装电梯,三年内新增加装电梯466台。</blockquote>'
+        '<blockquote class="qa-highlight" lang="zh-CN">推进既有多层住宅加装电梯,三年内新增加装电梯466台。</blockquote>'
         in card
     )
     # the highlight sits inside the whole clause, at its offsets
     assert "<details><summary>查看完整条款</summary>" in card
     assert "建设。<mark>推进既有多层住宅加装电梯,三年内新增加装电梯466台。</mark>(牵头单位:区房管局)" in card
-    assert "版本说明:标题由&quot;深化精品小区建设&quot;" in card
+    assert '版本说明:<span lang="zh-CN">标题由&quot;深化精品小区建设&quot;' in card
 
 
 def test_card_badges_for_draft_and_background(collection):
@@ -81,7 +81,7 @@ def test_card_badges_for_draft_and_background(collection):
         _result(version=None, clause="一", doc_id=notes.doc_id, version_note=None), notes
     )
     assert ">背景材料<" in background and "一、升级" in background and "版本说明" not in background
-    assert f'<span class="qa-doc">{notes.title}</span>' in background  # only plan titles go inside 《》
+    assert f'<span class="qa-doc" lang="zh-CN">{notes.title}</span>' in background  # only plans go in 《》
 
 
 def test_card_labels_switch_to_english(collection):
@@ -115,14 +115,34 @@ def test_every_user_and_corpus_text_is_escaped(collection):
     assert 'data-doc="&quot;&gt;&lt;script&gt;"' in markup
 
 
-def test_answer_in_the_plans_words_then_one_card_per_result(collection):
-    answer = Answer("q", False, "推进既有多层住宅加装电梯。\n——《计划》第10项", [_result(), _result(rank=2)])
-    markup = render_answer(answer, collection)
-    assert markup.count('<article class="qa-card"') == 2
-    assert (
-        '<div class="qa-answer-text"><p>推进既有多层住宅加装电梯。</p><p>——《计划》第10项</p></div>' in markup
+def test_answer_first_line_then_the_first_card_and_the_others_folded(collection):
+    answer = Answer(
+        "q",
+        False,
+        "推进既有多层住宅加装电梯。\n——《计划》第10项",
+        [_result(), _result(rank=2), _result(rank=3)],
     )
+    markup = render_answer(answer, collection, answer_id="a1")
+    assert markup.startswith('<div class="qa-turn qa-answer" lang="zh-CN" data-answer-id="a1">')
+    assert (
+        '<div class="qa-answer-text"><p class="qa-lead" lang="zh-CN">推进既有多层住宅加装电梯。</p>'
+        '<p lang="zh-CN">——《计划》第10项</p></div>' in markup
+    )
+    first, folded = markup.split('<details class="qa-more"><summary>查看其他出处(2)</summary>')
+    assert first.count('<article class="qa-card"') == 1 and folded.count('<article class="qa-card"') == 2
     assert "引用的条款" in markup and "可能相关" not in markup
+
+
+def test_a_long_line_of_the_answer_folds_behind_its_label(collection):
+    note = (
+        "版本说明:"
+        + "草案为“每年完成不少于30个小区物业服务费调整”,正式版改为“每年完成不少于20个小区物业服务费调整”。"
+        * 2
+    )
+    markup = render_answer(Answer("q", False, "推进。\n" + note, []), collection)
+    assert '<details class="qa-fold" lang="zh-CN"><summary>版本说明</summary><p lang="zh-CN">草案为' in markup
+    short = render_answer(Answer("q", False, "推进。\n牵头单位:区房管局", []), collection)
+    assert '<p lang="zh-CN">牵头单位:区房管局</p>' in short and "<details" not in short
 
 
 def test_abstention_lists_the_nearest_clauses_as_possibly_related(collection):
@@ -149,7 +169,7 @@ def test_diff_marks_added_removed_and_reworded_on_the_right_side():
         DiffSpan("reworded", "每年30个", "每年20个"),
     ]
     markup = render_diff(spans)
-    draft, final = re.findall(r"<td>(.*?)</td>", markup)
+    draft, final = re.findall(r'<td data-label="[^"]*" lang="zh-CN">(.*?)</td>', markup)
     assert '<del class="qa-del">三年实现全覆盖。</del>' in draft and "<ins" not in draft
     assert '<ins class="qa-ins">新增&lt;466&gt;台。</ins>' in final and "qa-del" not in final
     assert '<del class="qa-del qa-reworded">每年30个</del>' in draft
@@ -175,11 +195,11 @@ def test_real_pair_and_changes_list(collection):
     assert "与草案相比共24项有变化" in listing
     assert listing.count("<tr data-status=") == 24
     assert (
-        '<tr data-status="merged"><td class="qa-status">合并</td><td>第30项、第31项</td><td>第31项</td>'
-        in listing
+        '<tr data-status="merged"><td class="qa-status">合并</td><td data-label="草案">第30项、第31项</td>'
+        '<td data-label="正式版">第31项</td>' in listing
     )
     # the participation report's own words as the reason for the new task 29
-    assert "理由(公众参与情况报告):增设“深化电动自行车安全监管”任务" in listing
+    assert '理由(公众参与情况报告):<span lang="zh-CN">增设“深化电动自行车安全监管”任务' in listing
 
 
 def test_renumbered_pair_without_text_changes_says_so():
@@ -196,7 +216,8 @@ def test_clause_for_the_browser(collection):
     markup = render_clause(doc, clause, numbered_targets(doc.text[clause.start : clause.end]), "改了标题")
     assert ">正式版<" in markup and "第10项 升级“美丽家园”建设" in markup
     assert "<li>三年内新增加装电梯466台</li>" in markup
-    assert "版本说明:改了标题" in markup
+    assert '版本说明:<span lang="zh-CN">改了标题</span>' in markup
+    assert '<a class="qa-back" href="#qa-task-10">返回任务列表</a>' in markup
 
 
 def test_numbered_targets_are_phrases_with_digits():
@@ -207,3 +228,15 @@ def test_numbered_targets_are_phrases_with_digits():
     )
     assert numbered_targets(text) == ["至2026年底,全面完成雨污混接普查和整治"]
     assert numbered_targets("7.加强整治。消除管理盲区。(牵头单位:区绿化市容局)") == []
+
+
+def test_chinese_quoted_in_english_text_is_marked_chinese(collection):
+    text = 'Task 20 "Sorting" (led by X): 加强生活垃圾分类,达标率95%以上。 (quoted in Chinese)'
+    markup = render_answer(Answer("q", False, text, []), collection, english=True)
+    assert (
+        '<p class="qa-lead" lang="en">Task 20 &quot;Sorting&quot; (led by X): '
+        '<span lang="zh-CN">加强生活垃圾分类,达标率95%以上。</span> (quoted in Chinese)</p>'
+    ) in markup
+    assert 'lang="en">Q:Who leads <span lang="zh-CN">第29项</span>?</div>' in render_question(
+        "Who leads 第29项?"
+    )

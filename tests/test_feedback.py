@@ -39,10 +39,11 @@ def _assert_complete(path: Path, writers: int) -> None:
 def test_record_fields_and_time():
     when = datetime(2024, 9, 1, 8, 30, tzinfo=timezone(timedelta(hours=8)))
     record = feedback_record(
-        "加装电梯?", "三年内新增加装电梯466台。", ["plan-final#10"], "up", " 很好 ", now=when
+        "加装电梯?", "三年内新增加装电梯466台。", ["plan-final#10"], "up", " 很好 ", now=when, answer_id="a1"
     )
     assert record == {
         "time": "2024-09-01T08:30:00+08:00",
+        "answer_id": "a1",
         "question": "加装电梯?",
         "answer": "三年内新增加装电梯466台。",
         "citations": ["plan-final#10"],

@@ -1,35 +1,44 @@
-"""HTML for the web page: answers with citation cards, clauses, and draft-versus-final diffs.
+"""HTML for the web page: answers with citation cards, the task table, clauses, and diffs.
 
 Pure functions from the assistant's dataclasses to HTML strings. Every piece of user or corpus
 text goes through ``html.escape`` here and nowhere else is text put into markup, so a question
 such as ``<img src=x onerror=alert(1)>`` is shown as the characters it is. Labels follow the
-asker's language; the plan's words are always quoted as written (in Chinese).
+reader's language; the plan's words are always quoted as written (in Chinese) and marked
+``lang="zh-CN"``, English text ``lang="en"``, so a screen reader reads each in its own voice.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from qa.answer import Answer, Result
 from qa.compare import DiffSpan, TaskChange, TaskPair
 from qa.documents import VERSION_LABELS, Collection, Document
 from qa.plan_format import clause_label as task_label
+from qa.plan_format import strip_heading_number
+from qa.query import is_english
 from qa.structure import Clause
 
 __all__ = [
     "CSS",
     "STATUS_LABELS",
+    "TaskRow",
     "badge",
     "clause_label",
+    "lang_attr",
     "render_question",
     "render_result",
     "render_answer",
     "render_notice",
     "render_clause",
+    "render_task_table",
     "render_diff",
     "render_pair",
     "render_changes",
+    "status_label",
 ]
 
 _LABELS: dict[str, dict[str, str]] = {
@@ -43,9 +52,28 @@ _LABELS: dict[str, dict[str, str]] = {
         "note": "版本说明",
         "sources": "引用的条款",
         "related": "可能相关",
-        "abstained": "计划中没有直接回答这个问题的内容;以下条款可能相关,仅供参考。",
+        "more": "查看其他出处({n})",
+        "more_related": "查看其他可能相关的条款({n})",
+        "rate": "这条回答有帮助吗?请点下面的 👍 或 👎。",
         "targets": "量化目标",
         "you": "问",
+        "number": "序号",
+        "task": "任务",
+        "back": "返回任务列表",
+        "no_draft": "草案中没有此项。",
+        "no_final": "正式版中已删除此项。",
+        "legend": (
+            '<del class="qa-del">删去</del> 草案有、正式版没有;<ins class="qa-ins">新增</ins> 正式版新写入;'
+            '<del class="qa-del qa-reworded">改写</del>→<ins class="qa-ins qa-reworded">改写</ins> 同一处的不同说法。'
+        ),
+        "reason": "公众参与情况报告",
+        "reason_of_change": "理由(公众参与情况报告)",
+        "unchanged": "(内容未变)",
+        "changes": "与草案相比共{n}项有变化:{head}。",
+        "change": "变化",
+        "what": "改动与理由",
+        "count": "{label}{n}项",
+        "join": ",",
     },
     "en": {
         "final": "Final plan",
@@ -56,10 +84,30 @@ _LABELS: dict[str, dict[str, str]] = {
         "full": "Show the whole clause",
         "note": "Draft vs final",
         "sources": "Sources",
-        "related": "Possibly related (可能相关)",
-        "abstained": "The plan does not directly answer this; the clauses below may be related.",
+        "related": "Possibly related",
+        "more": "Other sources ({n})",
+        "more_related": "Other possibly related clauses ({n})",
+        "rate": "Was this answer helpful? Use 👍 or 👎 below.",
         "targets": "Targets with numbers",
         "you": "Q",
+        "number": "No.",
+        "task": "Task",
+        "back": "Back to the task list",
+        "no_draft": "The draft had no such task.",
+        "no_final": "The final plan dropped this task.",
+        "legend": (
+            '<del class="qa-del">Removed</del>: in the draft only; <ins class="qa-ins">Added</ins>: new in the final '
+            'plan; <del class="qa-del qa-reworded">reworded</del>→<ins class="qa-ins qa-reworded">reworded</ins>: '
+            "the same place, said differently."
+        ),
+        "reason": "Public participation report",
+        "reason_of_change": "Reason (public participation report)",
+        "unchanged": " (text unchanged)",
+        "changes": "{n} tasks changed from the draft: {head}.",
+        "change": "Change",
+        "what": "What changed, and why",
+        "count": "{label} {n}",
+        "join": ", ",
     },
 }
 
@@ -71,53 +119,116 @@ STATUS_LABELS = {
     "changed": "修改",
     "same": "未变",
 }
+_STATUS_LABELS_EN = {
+    "added": "new",
+    "removed": "removed",
+    "renumbered": "renumbered",
+    "merged": "merged",
+    "changed": "changed",
+    "same": "unchanged",
+}
+
+# A note or an answer line longer than this folds behind its label: the first screen is for the
+# answer, not for the full history of a sentence.
+LONG_LINE = 60
 
 CSS = """
-.qa-turn { font-size: 15px; line-height: 1.65; }
+.qa-turn { font-size: 16px; line-height: 1.65; }
 .qa-question { font-weight: 600; }
-.qa-answer-text { margin: 0 0 .6em 0; padding: .5em .8em; border-left: 4px solid #2563eb;
-  background: rgba(37, 99, 235, .06); border-radius: 4px; }
+.qa-answer-text { margin: 0 0 .6em 0; padding: .5em .8em; border-left: 4px solid #1d4ed8;
+  background: #f1f5fe; border-radius: 4px; }
 .qa-answer-text p { margin: .15em 0; }
+.qa-answer-text .qa-lead { font-size: 1.25em; line-height: 1.5; font-weight: 600; margin: .1em 0 .35em 0; }
 .qa-heading { font-weight: 600; margin: .8em 0 .3em 0; }
-.qa-abstained .qa-answer-text { border-left-color: #b45309; background: rgba(180, 83, 9, .07); }
+.qa-abstained .qa-answer-text { border-left-color: #b45309; background: #fdf4ec; }
 .qa-notice { padding: .5em .8em; border: 1px solid #b45309; border-radius: 4px;
-  background: rgba(180, 83, 9, .08); margin: .4em 0; }
-.qa-card { border: 1px solid rgba(127, 127, 127, .35); border-radius: 6px; padding: .6em .8em;
-  margin: .5em 0; }
-.qa-card header { display: flex; flex-wrap: wrap; gap: .4em; align-items: baseline; }
-.qa-rank { color: #6b7280; }
+  background: #fdf4ec; margin: .4em 0; }
+.qa-card { border: 1px solid #c4c9d2; border-radius: 6px; padding: .6em .8em; margin: .5em 0; }
+.qa-card header > * { margin-right: .35em; }
+.qa-card header .qa-badge { vertical-align: baseline; }
+.qa-rank { color: #4b5563; }
 .qa-doc { font-weight: 600; }
-.qa-badge { display: inline-block; font-size: 12px; padding: 0 .5em; border-radius: 999px;
-  border: 1px solid currentColor; white-space: nowrap; }
-.qa-badge-final { color: #15803d; }
-.qa-badge-draft { color: #b45309; }
-.qa-badge-background { color: #6b7280; }
+.qa-badge { display: inline-block; font-size: 16px; line-height: 1.4; padding: 0 .5em; border-radius: 999px;
+  border: 1px solid currentColor; white-space: nowrap; font-weight: 600; }
+.qa-badge-final { color: #166534; }
+.qa-badge-draft { color: #9a3412; }
+.qa-badge-background { color: #4b5563; }
 .qa-clause-title { font-weight: 600; margin-top: .2em; }
-.qa-meta { color: #4b5563; font-size: 13px; }
-.qa-highlight { margin: .3em 0 !important; padding: .1em .7em !important; border-left: 3px solid #facc15; }
+h2.qa-clause-title { font-size: 1.2rem !important; line-height: 1.4; margin: .2em 0 .3em 0 !important; }
+.qa-meta { color: #374151; font-size: 16px; }
+.qa-highlight { margin: .3em 0 !important; padding: .1em .7em !important; border-left: 3px solid #ca8a04; }
 .qa-card mark, .qa-clause-text mark { background: #fef08a; color: inherit; padding: 0 1px; }
-.qa-card details summary { cursor: pointer; color: #2563eb; font-size: 13px; }
+.qa-turn details > summary, .qa-card details > summary, .qa-detail details > summary { cursor: pointer;
+  color: #1d4ed8; font-size: 16px; padding: .2em 0; }
+.qa-more > summary { font-weight: 600; margin: .3em 0; }
+.qa-rate-ask { margin: .6em 0 0 0; color: #374151; }
+.dark .qa-rate-ask { color: #d1d5db; }
 .qa-clause-text { white-space: pre-wrap; margin: .3em 0; }
-.qa-note { font-size: 13px; color: #92400e; margin-top: .3em; }
+.qa-note { font-size: 16px; color: #7c2d12; margin-top: .3em; }
+details.qa-note > summary { color: #7c2d12 !important; }
 .qa-diff { width: 100%; border-collapse: collapse; table-layout: fixed; }
-.qa-diff th, .qa-diff td { border: 1px solid rgba(127, 127, 127, .35); padding: .5em .7em;
-  vertical-align: top; text-align: left; line-height: 1.7; }
+.qa-diff th, .qa-diff td { border: 1px solid #c4c9d2; padding: .5em .7em;
+  vertical-align: top; text-align: left; line-height: 1.7; overflow-wrap: anywhere; }
 .qa-diff td { white-space: pre-wrap; }
 ins.qa-ins { background: #bbf7d0; color: #14532d; text-decoration: none; }
 del.qa-del { background: #fecaca; color: #7f1d1d; }
 .qa-reworded { outline: 1px dashed #92400e; }
-.qa-legend { font-size: 13px; margin: .3em 0; }
-.qa-muted { color: #6b7280; font-style: italic; }
-.qa-changes { width: 100%; border-collapse: collapse; font-size: 14px; }
-.qa-changes th, .qa-changes td { border: 1px solid rgba(127, 127, 127, .35); padding: .35em .5em;
-  vertical-align: top; text-align: left; }
-#qa-browse-table td, #qa-browse-table td * { font-family: var(--font) !important; }
+.qa-legend { font-size: 16px; margin: .3em 0; }
+.qa-muted { color: #4b5563; font-style: italic; }
+.qa-changes { width: 100%; border-collapse: collapse; font-size: 16px; }
+.qa-changes th, .qa-changes td { border: 1px solid #c4c9d2; padding: .35em .5em;
+  vertical-align: top; text-align: left; overflow-wrap: anywhere; }
 .qa-changes td:nth-child(2), .qa-changes td:nth-child(3) { white-space: nowrap; }
-.qa-reason { color: #1e40af; }
+.qa-reason { color: #1e3a8a; }
 .qa-status { white-space: nowrap; font-weight: 600; }
-.dark .qa-meta, .dark .qa-rank, .dark .qa-muted { color: #9ca3af; }
-.dark .qa-note { color: #fbbf24; }
-.dark .qa-reason { color: #93c5fd; }
+.qa-tasks { width: 100%; border-collapse: collapse; font-size: 16px; line-height: 1.55; border: 0 !important; }
+.qa-tasks th, .qa-tasks td { border: 0 !important; border-bottom: 1px solid #d1d5db !important;
+  padding: .45em .5em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+.qa-tasks tr { border: 0 !important; }
+.qa-tasks thead th { white-space: nowrap; background: #f3f4f6; position: sticky; top: 0; z-index: 1; }
+.qa-tasks .qa-section-row th { background: #eef2ff; color: #1e3a8a; font-weight: 600; }
+.qa-tasks td:first-child { white-space: nowrap; width: 3.2em; }
+.qa-tasks td:nth-child(2) { width: 30%; }
+.qa-tasks td:nth-child(3) { width: 26%; }
+.qa-task-btn { all: unset; cursor: pointer; color: #1d4ed8; text-decoration: underline;
+  text-underline-offset: 3px; font-weight: 600; }
+.qa-task-btn:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; border-radius: 2px; }
+.qa-tasks tr.qa-selected td { background: #fef9c3; }
+.qa-back { display: inline-block; margin-top: .5em; color: #1d4ed8; }
+@media (max-width: 640px) {
+  .qa-tasks thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  .qa-tasks, .qa-tasks tbody, .qa-tasks tr, .qa-tasks td, .qa-tasks th { display: block; }
+  .qa-tasks td:nth-child(n) { width: auto; }
+  .qa-tasks tr { border: 0 !important; border-bottom: 1px solid #d1d5db !important; padding: .35em 0; }
+  .qa-tasks td, .qa-tasks th { border: 0 !important; padding: .1em .2em; }
+  .qa-tasks td:first-child { display: inline; width: auto; }
+  .qa-tasks td:nth-child(2) { display: inline; }
+  .qa-tasks td[data-label]:not(:empty)::before { content: attr(data-label) ":"; color: #374151; }
+  .qa-tasks td[data-label]:empty { display: none; }
+  .qa-diff, .qa-diff tbody, .qa-diff tr, .qa-diff td { display: block; width: auto; }
+  .qa-diff, .qa-diff tr { border: 0 !important; }
+  .qa-diff thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  .qa-diff td::before { content: attr(data-label); display: block; font-weight: 600; white-space: normal; }
+  .qa-changes, .qa-changes tbody, .qa-changes tr, .qa-changes td { display: block; width: auto; }
+  .qa-changes thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  .qa-changes tr { border: 1px solid #c4c9d2; margin: .4em 0; }
+  .qa-changes td { border: 0; }
+  .qa-changes td:nth-child(2), .qa-changes td:nth-child(3) { display: inline-block; }
+  .qa-changes td[data-label]::before { content: attr(data-label) " "; color: #374151; }
+}
+.dark .qa-meta, .dark .qa-rank, .dark .qa-muted { color: #d1d5db; }
+.dark .qa-note, .dark details.qa-note > summary { color: #fbbf24 !important; }
+.dark .qa-reason { color: #bfdbfe; }
+.dark .qa-answer-text { background: #1e293b; }
+.dark .qa-abstained .qa-answer-text, .dark .qa-notice { background: #2b2118; }
+.dark .qa-badge-final { color: #86efac; }
+.dark .qa-badge-draft { color: #fdba74; }
+.dark .qa-badge-background { color: #d1d5db; }
+.dark .qa-turn details > summary, .dark .qa-card details > summary, .dark .qa-task-btn,
+.dark .qa-back { color: #93c5fd; }
+.dark .qa-tasks thead th { background: #1f2937; }
+.dark .qa-tasks .qa-section-row th { background: #1e293b; color: #bfdbfe; }
+.dark .qa-tasks tr.qa-selected td { background: #3f3a12; }
 .dark .qa-card mark, .dark .qa-clause-text mark, .dark ins.qa-ins, .dark del.qa-del { color: #111827; }
 """
 
@@ -132,6 +243,18 @@ def _lines(text: str) -> str:
 
 def _lang(english: bool) -> dict[str, str]:
     return _LABELS["en" if english else "zh"]
+
+
+def lang_attr(text: str) -> str:
+    """``lang="en"`` for English text, ``lang="zh-CN"`` otherwise (markup is not English)."""
+    return ' lang="en"' if is_english(text) else ' lang="zh-CN"'
+
+
+def _page_lang(english: bool) -> str:
+    return ' lang="en"' if english else ' lang="zh-CN"'
+
+
+_ZH = ' lang="zh-CN"'  # the plan's own words, whatever language the labels around them are in
 
 
 def badge(version: str | None, english: bool = False) -> str:
@@ -150,8 +273,56 @@ def clause_label(clause: int | str | None, title: str, english: bool = False) ->
     return title
 
 
-def render_question(question: str, english: bool = False) -> str:
-    return f'<div class="qa-turn qa-question">{_e(_lang(english)["you"])}:{_lines(question)}</div>'
+def _fold(label: str, text: str, css: str = "qa-fold") -> str:
+    """The plan's long words behind a label (a native <details>, so it opens by keyboard too)."""
+    return f'<details class="{css}"><summary>{_e(label)}</summary><div{_ZH}>{_lines(text)}</div></details>'
+
+
+def _note(note: str, english: bool) -> str:
+    label = _lang(english)["note"]
+    if len(note) > LONG_LINE:
+        return _fold(label, note, "qa-note")
+    return f'<div class="qa-note">{_e(label)}:<span{_ZH}>{_e(note)}</span></div>'
+
+
+# A run of Chinese inside English text: from one non-ASCII character to the last before a Latin
+# letter, digits and punctuation included ("《…(2024-2026年)》第20项" is one run).
+_CHINESE_RUN = re.compile(r"[^\x00-\x7f](?:[^A-Za-z]*[^\x00-\x7f])?")
+
+
+def _mixed(text: str, english: bool) -> str:
+    """Escaped text; in English text the Chinese quotations are marked ``lang="zh-CN"``."""
+    if not english:
+        return _e(text)
+    out, at = [], 0
+    for m in _CHINESE_RUN.finditer(text):
+        out.append(_e(text[at : m.start()]))
+        out.append(f"<span{_ZH}>{_e(m.group(0))}</span>")
+        at = m.end()
+    out.append(_e(text[at:]))
+    return "".join(out)
+
+
+def _line(text: str, english: bool, css: str = "") -> str:
+    cls = f' class="{css}"' if css else ""
+    return f"<p{cls}{_page_lang(english)}>{_mixed(text, english)}</p>"
+
+
+def _answer_line(line: str, english: bool) -> str:
+    """One line of the answer after the first: a long one (a version note) folds behind its label."""
+    head, sep, rest = line.partition(":")
+    if len(line) > LONG_LINE and sep and len(head) <= 20 and rest.strip():
+        return (
+            f'<details class="qa-fold"{_page_lang(english)}><summary>{_e(head)}</summary>'
+            f"{_line(rest.strip(), english)}</details>"
+        )
+    return _line(line, english)
+
+
+def render_question(question: str, english: bool | None = None) -> str:
+    english = is_english(question) if english is None else english
+    text = "<br>".join(_mixed(line, english) for line in question.split("\n"))
+    return f'<div class="qa-turn qa-question"{_page_lang(english)}>{_e(_lang(english)["you"])}:{text}</div>'
 
 
 def render_result(result: Result, doc: Document, english: bool = False) -> str:
@@ -166,47 +337,64 @@ def render_result(result: Result, doc: Document, english: bool = False) -> str:
         f'<article class="qa-card" data-doc="{_e(result.doc_id)}" data-clause="{_e(result.clause)}">',
         "<header>",
         f'<span class="qa-rank">{result.rank}.</span>',
-        f'<span class="qa-doc">{_e(doc.cite_title)}</span>',
+        f'<span class="qa-doc"{_ZH}>{_e(doc.cite_title)}</span>',
         badge(result.version, english),
         "</header>",
         f'<div class="qa-clause-title">{_e(clause_label(result.clause, result.title, english))}</div>',
     ]
     if result.section:
-        parts.append(f'<div class="qa-meta">{_e(lab["section"])}:{_e(result.section)}</div>')
+        parts.append(
+            f'<div class="qa-meta">{_e(lab["section"])}:<span{_ZH}>{_e(result.section)}</span></div>'
+        )
     if result.lead_units:
-        parts.append(f'<div class="qa-meta">{_e(lab["lead"])}:{_e("、".join(result.lead_units))}</div>')
-    parts.append(f'<blockquote class="qa-highlight">{_e(result.highlight)}</blockquote>')
+        units = "、".join(result.lead_units)
+        parts.append(f'<div class="qa-meta">{_e(lab["lead"])}:<span{_ZH}>{_e(units)}</span></div>')
+    parts.append(f'<blockquote class="qa-highlight"{_ZH}>{_e(result.highlight)}</blockquote>')
     parts.append(
-        f'<details><summary>{_e(lab["full"])}</summary><div class="qa-clause-text">{marked}</div></details>'
+        f'<details><summary>{_e(lab["full"])}</summary><div class="qa-clause-text"{_ZH}>{marked}</div></details>'
     )
     if result.version_note:
-        parts.append(f'<div class="qa-note">{_e(lab["note"])}:{_e(result.version_note)}</div>')
+        parts.append(_note(result.version_note, english))
     parts.append("</article>")
     return "".join(parts)
 
 
 def render_notice(message: str) -> str:
-    return f'<div class="qa-notice">{_lines(message)}</div>'
+    return f'<div class="qa-notice"{lang_attr(message)}>{_lines(message)}</div>'
 
 
 def render_answer(
-    answer: Answer, collection: Collection, english: bool | None = None, notice: str | None = None
+    answer: Answer,
+    collection: Collection,
+    english: bool | None = None,
+    notice: str | None = None,
+    answer_id: str = "",
 ) -> str:
-    """The plan's own words, then one card per result; an abstention lists them as 可能相关.
+    """The answer first: its first line in large type, the rest of it, the first citation card;
+    the other cards fold behind 查看其他出处(N). An abstention lists them as 可能相关.
 
     Labels follow the question's language unless ``english`` says otherwise.
     """
     english = answer.english if english is None else english
     lab = _lang(english)
-    parts = [f'<div class="qa-turn{" qa-abstained" if answer.abstained else ""}">']
+    classes = "qa-turn qa-answer" + (" qa-abstained" if answer.abstained else "")
+    parts = [f'<div class="{classes}"{_page_lang(english)} data-answer-id="{_e(answer_id)}">']
     if notice:
         parts.append(render_notice(notice))
-    lines = "".join(f"<p>{_e(line)}</p>" for line in answer.text.split("\n") if line.strip())
-    parts.append(f'<div class="qa-answer-text">{lines}</div>')
+    lines = [line for line in answer.text.split("\n") if line.strip()]
+    lead = _line(lines[0], english, "qa-lead") if lines else ""
+    body = "".join(_answer_line(line, english) for line in lines[1:])
+    parts.append(f'<div class="qa-answer-text">{lead}{body}</div>')
     if answer.results:
         heading = lab["related"] if answer.abstained else lab["sources"]
         parts.append(f'<div class="qa-heading">{_e(heading)}</div>')
-        parts.extend(render_result(r, collection.get(r.doc_id), english) for r in answer.results)
+        cards = [render_result(r, collection.get(r.doc_id), english) for r in answer.results]
+        parts.append(cards[0])
+        if len(cards) > 1:
+            more = (lab["more_related"] if answer.abstained else lab["more"]).format(n=len(cards) - 1)
+            parts.append(
+                f'<details class="qa-more"><summary>{_e(more)}</summary>{"".join(cards[1:])}</details>'
+            )
     parts.append("</div>")
     return "".join(parts)
 
@@ -216,25 +404,74 @@ def render_clause(
     clause: Clause,
     targets: Sequence[str] = (),
     note: str | None = None,
+    english: bool = False,
 ) -> str:
-    """A task of a plan for the clause browser: heading, section, lead units, targets, whole text."""
+    """A task of a plan for the clause browser: heading, section, lead units, targets, whole text,
+    and a link back to its row of the task table."""
+    lab = _lang(english)
     parts = [
-        f'<article class="qa-card" data-doc="{_e(doc.doc_id)}" data-clause="{_e(clause.clause)}">',
-        f'<header><span class="qa-doc">{_e(doc.cite_title)}</span>{badge(doc.version)}</header>',
-        f'<div class="qa-clause-title">{_e(clause_label(clause.clause, clause.title))}</div>',
+        f'<article class="qa-card qa-detail" data-doc="{_e(doc.doc_id)}" data-clause="{_e(clause.clause)}"'
+        f'{_page_lang(english)} tabindex="-1">',
+        f'<header><span class="qa-doc"{_ZH}>{_e(doc.cite_title)}</span>{badge(doc.version, english)}</header>',
+        f'<h2 class="qa-clause-title">{_e(clause_label(clause.clause, clause.title, english))}</h2>',
     ]
     if clause.section:
-        parts.append(f'<div class="qa-meta">章节:{_e(clause.section)}</div>')
+        parts.append(
+            f'<div class="qa-meta">{_e(lab["section"])}:<span{_ZH}>{_e(clause.section)}</span></div>'
+        )
     if clause.lead_units:
-        parts.append(f'<div class="qa-meta">牵头单位:{_e("、".join(clause.lead_units))}</div>')
+        units = "、".join(clause.lead_units)
+        parts.append(f'<div class="qa-meta">{_e(lab["lead"])}:<span{_ZH}>{_e(units)}</span></div>')
     if targets:
         items = "".join(f"<li>{_e(t)}</li>" for t in targets)
-        parts.append(f'<div class="qa-heading">量化目标</div><ul>{items}</ul>')
-    parts.append(f'<div class="qa-clause-text">{_e(doc.text[clause.start : clause.end])}</div>')
+        parts.append(f'<div class="qa-heading">{_e(lab["targets"])}</div><ul{_ZH}>{items}</ul>')
+    parts.append(f'<div class="qa-clause-text"{_ZH}>{_e(doc.text[clause.start : clause.end])}</div>')
     if note:
-        parts.append(f'<div class="qa-note">版本说明:{_e(note)}</div>')
+        parts.append(f'<div class="qa-note">{_e(lab["note"])}:<span{_ZH}>{_e(note)}</span></div>')
+    parts.append(f'<a class="qa-back" href="#qa-task-{_e(clause.clause)}">{_e(lab["back"])}</a>')
     parts.append("</article>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One row of the task table: the task and the targets of it that carry numbers."""
+
+    clause: Clause
+    targets: tuple[str, ...]
+
+
+def render_task_table(rows: Sequence[TaskRow], english: bool = False, caption: str = "") -> str:
+    """The tasks as a table grouped by section; each title is a button that opens the task.
+
+    On a narrow screen the CSS turns every row into a small block with labelled lines.
+    """
+    lab = _lang(english)
+    head = (
+        f'<thead><tr><th scope="col">{_e(lab["number"])}</th><th scope="col">{_e(lab["task"])}</th>'
+        f'<th scope="col">{_e(lab["lead"])}</th><th scope="col">{_e(lab["targets"])}</th></tr></thead>'
+    )
+    body: list[str] = []
+    section = None
+    for row in rows:
+        c = row.clause
+        name = strip_heading_number(c.section)
+        if name and name != section:
+            section = name
+            body.append(
+                f'<tr class="qa-section-row"><th colspan="4" scope="colgroup"{_ZH}>{_e(name)}</th></tr>'
+            )
+        label = clause_label(c.clause, c.title, english)
+        body.append(
+            f'<tr id="qa-task-{_e(c.clause)}" data-task="{_e(c.clause)}">'
+            f"<td>{_e(c.clause)}</td>"
+            f'<td><button type="button" class="qa-task-btn" data-task="{_e(c.clause)}" '
+            f'aria-label="{_e(label)}"{_ZH}>{_e(c.title)}</button></td>'
+            f'<td data-label="{_e(lab["lead"])}"{_ZH}>{_e("、".join(c.lead_units))}</td>'
+            f'<td data-label="{_e(lab["targets"])}"{_ZH}>{_e(";".join(row.targets))}</td></tr>'
+        )
+    cap = f'<caption class="qa-sr-only">{_e(caption)}</caption>' if caption else ""
+    return f'<table class="qa-tasks">{cap}{head}<tbody>{"".join(body)}</tbody></table>'
 
 
 def _side(spans: Iterable[DiffSpan], final: bool) -> str:
@@ -256,68 +493,94 @@ def _side(spans: Iterable[DiffSpan], final: bool) -> str:
     return "".join(out)
 
 
-def render_diff(spans: Sequence[DiffSpan], draft_title: str = "草案", final_title: str = "正式版") -> str:
+def render_diff(
+    spans: Sequence[DiffSpan],
+    draft_title: str = VERSION_LABELS["draft"],
+    final_title: str = VERSION_LABELS["final"],
+    english: bool = False,
+) -> str:
     """Draft and final side by side: removed in red <del>, added in green <ins>, reworded on both."""
-    draft_side = _side(spans, final=False) or '<span class="qa-muted">草案中没有此项。</span>'
-    final_side = _side(spans, final=True) or '<span class="qa-muted">正式版中已删除此项。</span>'
-    legend = (
-        '<div class="qa-legend"><del class="qa-del">删去</del> 草案有、正式版没有;'
-        '<ins class="qa-ins">新增</ins> 正式版新写入;'
-        '<del class="qa-del qa-reworded">改写</del>→<ins class="qa-ins qa-reworded">改写</ins> 同一处的不同说法。</div>'
-    )
+    lab = _lang(english)
+    draft_side = _side(spans, final=False) or f'<span class="qa-muted">{_e(lab["no_draft"])}</span>'
+    final_side = _side(spans, final=True) or f'<span class="qa-muted">{_e(lab["no_final"])}</span>'
     return (
-        f'{legend}<table class="qa-diff"><thead><tr><th>{_e(draft_title)}</th><th>{_e(final_title)}</th>'
-        f"</tr></thead><tbody><tr><td>{draft_side}</td><td>{final_side}</td></tr></tbody></table>"
+        f'<div class="qa-legend">{lab["legend"]}</div><table class="qa-diff"><thead><tr>'
+        f'<th scope="col">{_e(draft_title)}</th><th scope="col">{_e(final_title)}</th></tr></thead>'
+        f'<tbody><tr><td data-label="{_e(draft_title)}"{_ZH}>{draft_side}</td>'
+        f'<td data-label="{_e(final_title)}"{_ZH}>{final_side}</td></tr></tbody></table>'
     )
 
 
-def _numbers(pair: TaskPair) -> tuple[str, str]:
-    drafts = pair.drafts
-    draft = "、".join(task_label(n) for n in drafts) or "—"
-    return draft, task_label(pair.final) if pair.final is not None else "—"
+def _numbers(pair: TaskPair, english: bool = False) -> tuple[str, str]:
+    draft = "、".join(task_label(n, english) for n in pair.drafts) or "—"
+    return draft, task_label(pair.final, english) if pair.final is not None else "—"
+
+
+def status_label(status: str, english: bool = False) -> str:
+    """What became of a task: 新增, 合并, … (new, merged, …)."""
+    return (_STATUS_LABELS_EN if english else STATUS_LABELS).get(status, status)
 
 
 def render_pair(
-    pair: TaskPair, summary: str | None, reasons: Sequence[str], spans: Sequence[DiffSpan]
+    pair: TaskPair,
+    summary: str | None,
+    reasons: Sequence[str],
+    spans: Sequence[DiffSpan],
+    english: bool = False,
 ) -> str:
     """One task compared: what became of it, the plan's note, the report's reason, then the diff."""
-    draft_no, final_no = _numbers(pair)
+    lab = _lang(english)
+    draft_no, final_no = _numbers(pair, english)
     title = pair.final_title or pair.draft_title
-    status = STATUS_LABELS.get(pair.status, pair.status)
+    status = status_label(pair.status, english)
     if pair.status == "renumbered" and not pair.text_changed:
-        status += "(内容未变)"
+        status += lab["unchanged"]
     parts = [
-        '<div class="qa-card">',
-        f'<div class="qa-clause-title">{_e(title)}</div>',
-        f'<div class="qa-meta">草案 {_e(draft_no)} → 正式版 {_e(final_no)} · '
+        f'<div class="qa-card"{_page_lang(english)}>',
+        f'<h2 class="qa-clause-title"{_ZH}>{_e(title)}</h2>',
+        f'<div class="qa-meta">{_e(lab["draft"])} {_e(draft_no)} → {_e(lab["final"])} {_e(final_no)} · '
         f'<span class="qa-status">{_e(status)}</span></div>',
     ]
     if summary:
-        parts.append(f'<div class="qa-note">版本说明:{_e(summary)}</div>')
+        parts.append(f'<div class="qa-note">{_e(lab["note"])}:<span{_ZH}>{_e(summary)}</span></div>')
     for reason in reasons[:2]:
-        parts.append(f'<div class="qa-meta qa-reason">公众参与情况报告:{_e(reason)}</div>')
+        parts.append(
+            f'<div class="qa-meta qa-reason">{_e(lab["reason"])}:<span{_ZH}>{_e(reason)}</span></div>'
+        )
     parts.append("</div>")
-    parts.append(render_diff(spans, f"草案 {draft_no}", f"正式版 {final_no}"))
+    parts.append(
+        render_diff(spans, f"{lab['draft']} {draft_no}", f"{lab['final']} {final_no}", english=english)
+    )
     return "".join(parts)
 
 
-def render_changes(changes: Sequence[TaskChange]) -> str:
+def render_changes(changes: Sequence[TaskChange], english: bool = False) -> str:
     """Every task added, removed, renumbered, merged or changed, with the report's reason if any."""
+    lab = _lang(english)
     rows = []
     for ch in changes:
-        draft_no, final_no = _numbers(ch.pair)
-        status = STATUS_LABELS.get(ch.pair.status, ch.pair.status)
-        reason = f'<div class="qa-reason">理由(公众参与情况报告):{_e(ch.reason)}</div>' if ch.reason else ""
+        draft_no, final_no = _numbers(ch.pair, english)
+        status = status_label(ch.pair.status, english)
+        reason = (
+            f'<div class="qa-reason">{_e(lab["reason_of_change"])}:<span{_ZH}>{_e(ch.reason)}</span></div>'
+            if ch.reason
+            else ""
+        )
         rows.append(
             f'<tr data-status="{_e(ch.pair.status)}"><td class="qa-status">{_e(status)}</td>'
-            f"<td>{_e(draft_no)}</td><td>{_e(final_no)}</td>"
-            f"<td>{_e(ch.pair.final_title or ch.pair.draft_title)}</td>"
-            f"<td>{_e(ch.summary)}{reason}</td></tr>"
+            f'<td data-label="{_e(lab["draft"])}">{_e(draft_no)}</td>'
+            f'<td data-label="{_e(lab["final"])}">{_e(final_no)}</td>'
+            f"<td{_ZH}>{_e(ch.pair.final_title or ch.pair.draft_title)}</td>"
+            f"<td><span{_ZH}>{_e(ch.summary)}</span>{reason}</td></tr>"
         )
     counts = {s: sum(c.pair.status == s for c in changes) for s in STATUS_LABELS}
-    head = ",".join(f"{STATUS_LABELS[s]}{n}项" for s, n in counts.items() if n)
+    head = lab["join"].join(
+        lab["count"].format(label=status_label(s, english), n=n) for s, n in counts.items() if n
+    )
     return (
-        f'<div class="qa-meta">与草案相比共{len(changes)}项有变化:{_e(head)}。</div>'
-        '<table class="qa-changes"><thead><tr><th>变化</th><th>草案</th><th>正式版</th><th>任务</th>'
-        f"<th>改动与理由</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="qa-meta"{_page_lang(english)}>{_e(lab["changes"].format(n=len(changes), head=head))}</div>'
+        f'<table class="qa-changes"{_page_lang(english)}><thead><tr><th scope="col">{_e(lab["change"])}</th>'
+        f'<th scope="col">{_e(lab["draft"])}</th><th scope="col">{_e(lab["final"])}</th>'
+        f'<th scope="col">{_e(lab["task"])}</th><th scope="col">{_e(lab["what"])}</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )

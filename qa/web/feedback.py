@@ -49,8 +49,11 @@ def feedback_record(
     vote: str,
     comment: str = "",
     now: datetime | None = None,
+    answer_id: str = "",
 ) -> dict[str, object]:
-    """One log record; ``citations`` are ``doc_id#clause`` ids, ``time`` is ISO 8601 with offset.
+    """One log record; ``citations`` are ``doc_id#clause`` ids, ``time`` is ISO 8601 with offset,
+    ``answer_id`` names the answer rated (a comment sent after the vote is a second line with
+    the same id and vote).
 
     Raises:
         InvalidFeedback: ``vote`` is not "up" or "down", or the comment is too long.
@@ -63,6 +66,7 @@ def feedback_record(
     when = now if now is not None and now.tzinfo is not None else (now or datetime.now()).astimezone()
     return {
         "time": when.isoformat(timespec="seconds"),
+        "answer_id": answer_id,
         "question": question,
         "answer": answer,
         "citations": list(citations),
