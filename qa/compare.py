@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Literal
 
 from qa.documents import Collection, Document
@@ -95,8 +96,10 @@ class TaskChange:
         return self.reasons[0] if self.reasons else None
 
 
-def _tasks(doc: Document) -> dict[int, Clause]:
-    return {int(c.clause): c for c in parse_clauses(doc) if c.kind == "task"}
+# Every version note looks its pair's tasks up again; a plan is parsed once, and nobody writes to it.
+@lru_cache(maxsize=8)
+def _tasks(doc: Document) -> Mapping[int, Clause]:
+    return MappingProxyType({int(c.clause): c for c in parse_clauses(doc) if c.kind == "task"})
 
 
 def _text(doc: Document, clause: Clause) -> str:

@@ -2,7 +2,9 @@
 
 Nothing a test builds or writes lands in the repository: for the whole session ``QA_INDEX_DIR`` and
 ``QA_FEEDBACK_LOG`` point into pytest's temporary folder, so ``load_settings()``, a ``qa`` child
-process and a server started by a test all use the index the ``assistant`` fixture built there.
+process and a server started by a test all use the index the ``assistant`` fixture built there. A
+test that still writes into the repository's ``index/`` or ``feedback/`` (through ``Settings()``'s
+own defaults, say) fails, naming the fixtures to use instead.
 
 Markers (``make check`` runs ``-m "not slow and not browser"``, ``make test`` runs everything):
 
@@ -51,6 +53,32 @@ def _outside_the_repository(session_dir: Path) -> Iterator[None]:
         yield
 
 
+# What a test must never create or change: the index and feedback log that `make serve` uses.
+_REPOSITORY_STATE = (REPO / "index", REPO / "index" / "manifest.json", REPO / "feedback" / "feedback.jsonl")
+
+
+def _footprint(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@pytest.fixture(autouse=True)
+def _nothing_written_into_the_repository(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test that built an index or logged feedback in the repository's own folders."""
+    before = [_footprint(p) for p in _REPOSITORY_STATE]
+    yield
+    if [_footprint(p) for p in _REPOSITORY_STATE] != before:
+        pytest.fail(
+            f"{request.node.nodeid} wrote into {REPO / 'index'} or {REPO / 'feedback'}: give it folders of its"
+            " own (load_settings(index_dir=tmp_path / 'index', feedback_log=…)) or use the fake_index,"
+            " fake_index_copy, fake_assistant or assistant fixtures",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def collection() -> Collection:
     return load_collection(CORPUS)
@@ -73,9 +101,27 @@ def assistant(session_dir: Path):
     )
 
 
+class _RememberingTokenizer(Tokenizer):
+    """A Tokenizer that cuts each text once: rebuilds of the fake index tokenise the same corpus."""
+
+    def __init__(self, extra_words: list[str]) -> None:
+        super().__init__(extra_words)
+        self._cut: dict[str, list[str]] = {}
+
+    def tokens(self, text: str) -> list[str]:
+        words = self._cut.get(text)
+        if words is None:
+            words = self._cut[text] = super().tokens(text)
+        return list(words)
+
+
 @dataclass
 class FakeIndex:
-    """An index of the whole corpus built with :class:`FakeEmbedder`, and what it was built from."""
+    """An index of the whole corpus built with :class:`FakeEmbedder`, and what it was built from.
+
+    Its tokenizer remembers the words of every text it has cut, so a test that rebuilds the index
+    pays for jieba only on text it changed.
+    """
 
     settings: Settings
     collection: Collection
@@ -94,7 +140,7 @@ def fake_index(tmp_path_factory: pytest.TempPathFactory) -> FakeIndex:
         corpus_dir=corpus, index_dir=root / "index", feedback_log=root / "feedback.jsonl"
     )
     collection = load_collection(corpus)
-    tokenizer = Tokenizer(load_lexicon(corpus / "lexicon").dictionary_words())
+    tokenizer = _RememberingTokenizer(load_lexicon(corpus / "lexicon").dictionary_words())
     embedder = FakeEmbedder()
     index = build_index(collection, embedder, tokenizer, settings)
     return FakeIndex(settings, collection, tokenizer, embedder, index)

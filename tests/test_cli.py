@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from qa.cli import main
 
 EXPECTED_IDS = [
@@ -65,6 +67,7 @@ def test_show_readable_marks_the_draft(capsys):
     assert "第11项" in out and "牵头单位:区房管局" in out and "以《长宁区城市管理精细化三年行动计划" in out
 
 
+@pytest.mark.slow  # a child process
 def test_unknown_doc_id_is_one_clear_line():
     proc = subprocess.run(
         [sys.executable, "-m", "qa.cli", "show", "plan-2025"], capture_output=True, text=True, check=False
@@ -74,6 +77,7 @@ def test_unknown_doc_id_is_one_clear_line():
     assert len(lines) == 1 and "plan-final" in lines[0] and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a child process
 def test_a_bad_environment_setting_is_one_clear_line():
     import os
 

@@ -109,7 +109,7 @@ def test_parse_query_refuses_an_oversized_question_without_normalising_it(monkey
     assert seen and max(seen) <= 500
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a child process
 def test_cli_refuses_an_oversized_question_before_loading_the_index(tmp_path, fake_index):
     index_dir = tmp_path / "index"
     env = _env(tmp_path)
@@ -133,7 +133,7 @@ def _peak_rss_kib(pid: int) -> int:
     return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a child process
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the child's peak memory from /proc")
 def test_cli_stdin_refuses_an_oversized_line_in_bounded_memory(tmp_path, fake_index):
     """One line of ten million characters among ordinary ones: an error object for it, answers for
@@ -362,7 +362,7 @@ def _planted_cache() -> bytes:
     return marshal.dumps((freq, 10**9))
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a child process
 def test_cli_ignores_a_jieba_cache_planted_in_the_temp_folder(tmp_path, fake_index, fake_assistant):
     env = _env(tmp_path)
     planted = Path(env["TMPDIR"]) / "jieba.cache"
@@ -376,7 +376,7 @@ def test_cli_ignores_a_jieba_cache_planted_in_the_temp_folder(tmp_path, fake_ind
     assert planted.read_bytes() == _planted_cache()
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a child process
 def test_cli_prints_no_traceback_when_the_temp_folder_cache_belongs_to_someone_else(tmp_path, fake_index):
     """jieba.cache there and not replaceable, as when another user owns it: a folder stands in."""
     env = _env(tmp_path)
@@ -412,7 +412,7 @@ def _leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith((".index.building-", ".index.old-")))
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a child process
 def test_the_next_build_removes_what_a_killed_build_left(tmp_path, fake_index):
     index_dir = tmp_path / "index"
     env = _env(tmp_path)
@@ -485,7 +485,7 @@ def _snapshot(folder: Path) -> list[tuple[str, str]]:
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a child process
 @pytest.mark.parametrize("case", list(BAD_PATHS))
 def test_a_bad_index_path_is_refused_at_once_in_one_line(tmp_path, fake_index, case):
     make, says = BAD_PATHS[case]
@@ -505,7 +505,7 @@ def test_a_bad_index_path_is_refused_at_once_in_one_line(tmp_path, fake_index, c
     assert _snapshot(place) == before, "something was moved aside or left behind"
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a child process
 def test_an_index_path_that_links_to_a_folder_stays_a_link(tmp_path, fake_index):
     real = tmp_path / "data" / "index"
     real.mkdir(parents=True)
