@@ -314,7 +314,7 @@ def _assert_quotes_the_documents(assistant) -> None:
         for r in answer.results:
             assert assistant.collection.get(r.doc_id).text[r.start : r.end] == r.text, (question, r.citation)
             assert r.text[r.highlight_start : r.highlight_end] == r.highlight
-    assert "区公安分局" not in assistant.ask("区房管局负责哪些任务?").answer
+    assert "区公安分局" not in assistant.ask("区房管局负责哪些任务?").text
 
 
 @pytest.mark.parametrize("tampering", list(TAMPERING))

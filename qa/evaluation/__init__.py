@@ -5,6 +5,7 @@ gold <- metrics <- report <- run <- tuning, and bench and loadtest on top. The f
 ``qa.evaluation.run.run`` is not re-exported: under that name it would hide its module.
 """
 
+from qa.evaluation.answers import ANSWER_METRICS, score_answers
 from qa.evaluation.baseline import Baseline
 from qa.evaluation.bench import run_bench
 from qa.evaluation.gold import Conversation, GoldQuestion, GoldTurn, Relevant, load_conversations, load_gold
@@ -15,6 +16,8 @@ from qa.evaluation.run import CONFIGS, check_thresholds
 from qa.evaluation.tuning import GRID, TuningResult, tune
 
 __all__ = [
+    "ANSWER_METRICS",
+    "score_answers",
     "Relevant",
     "GoldQuestion",
     "GoldTurn",

@@ -13,6 +13,8 @@ the relevance rule and the run's record (``EvalRun``); ``qa.evaluation.report`` 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
 import sys
 import time
@@ -56,7 +58,9 @@ __all__ = [
     "cli_eval",
 ]
 
-CONFIGS = ("bm25", "dense", "hybrid", "full", "baseline")
+# The full pipeline with one of its newer parts switched off, for the ablation table.
+ABLATIONS = ("full-no-focus", "full-no-glossary", "full-no-sentence")
+CONFIGS = ("bm25", "dense", "hybrid", "full", *ABLATIONS, "baseline")
 _WARM_UP = "城市管理精细化"  # not a gold question: loads jieba and the engine before the clock runs
 
 
@@ -107,6 +111,23 @@ def _mode_asker(assistant: Assistant, mode: Mode) -> Asker:
     return ask
 
 
+def ablated(assistant: Assistant, config: str) -> Assistant:
+    """A view of ``assistant`` with one part switched off: the long message's focus, the English
+    glossary, or the best-sentence score. It shares the index and everything else loaded."""
+    from qa.retrieve import Retriever
+
+    view = copy.copy(assistant)
+    weights = assistant.retriever.weights
+    if config == "full-no-glossary":
+        view.lexicon = dataclasses.replace(assistant.lexicon, glossary=())
+        return view
+    part = {"full-no-focus": "focus", "full-no-sentence": "sentence"}[config]
+    view.retriever = copy.copy(assistant.retriever)
+    view.retriever.weights = dataclasses.replace(weights, **{part: 0.0})
+    assert isinstance(view.retriever, Retriever)
+    return view
+
+
 def askers(configs: Sequence[str], assistant: Assistant, baseline: Baseline | None) -> dict[str, Asker]:
     """One ``ask(question, k)`` per configuration: the assistant in that mode, or the baseline.
 
@@ -119,6 +140,8 @@ def askers(configs: Sequence[str], assistant: Assistant, baseline: Baseline | No
             if baseline is None:
                 raise ValueError("the baseline configuration needs a Baseline")
             out[c] = baseline.ask
+        elif c in ABLATIONS:
+            out[c] = _mode_asker(ablated(assistant, c), "full")
         elif c in CONFIGS:
             out[c] = _mode_asker(assistant, c)  # type: ignore[arg-type]
         else:
