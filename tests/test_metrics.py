@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
-from qa.documents import Collection, Document, Version
-from qa.evaluation.gold import GoldQuestion, Relevant
+from qa.documents import Collection
+from qa.evaluation.gold import GoldQuestion
 from qa.evaluation.metrics import (
     ABSTENTION_KEYS,
     METRICS,
@@ -29,6 +29,17 @@ from qa.evaluation.metrics import (
 )
 from qa.settings import Settings
 from tests.conftest import CORPUS
+from tests.tiny_plans import DRAFT as _DRAFT
+from tests.tiny_plans import FINAL as _FINAL
+from tests.tiny_plans import Piece, tiny_collection
+from tests.tiny_plans import question as _q
+from tests.tiny_plans import span as _span
+
+
+@pytest.fixture
+def tiny() -> Collection:
+    return tiny_collection()
+
 
 # --- pure metrics ---------------------------------------------------------------------------------
 
@@ -81,52 +92,6 @@ def test_percentile_interpolates() -> None:
 
 
 # --- relevance on a tiny plan ---------------------------------------------------------------------
-
-_FINAL = (
-    "一、市容\n1.整治街区。建设美丽街区5个。(牵头单位:区甲局)\n2.管好停车。新增泊位700个。(牵头单位:区乙局)\n"
-)
-_DRAFT = "一、市容\n1.整治街区。建设美丽街区5个。(牵头单位:区甲局)\n"
-
-
-def _doc(doc_id: str, text: str, version: Version) -> Document:
-    return Document(
-        doc_id=doc_id,
-        role="superseded-plan" if version == "draft" else "current-plan",
-        title=doc_id,
-        issuer="区政府",
-        issuer_short="区政府",
-        date=None,
-        version=version,
-        authority="superseded" if version == "draft" else "current",
-        layout="tasks",
-        describes=None,
-        text=text,
-    )
-
-
-@pytest.fixture
-def tiny() -> Collection:
-    return Collection("tiny", (_doc("plan-final", _FINAL, "final"), _doc("plan-draft", _DRAFT, "draft")))
-
-
-@dataclass(frozen=True)
-class Piece:
-    doc_id: str
-    clause: int | str | None
-    start: int
-    end: int
-
-
-def _q(relevant: list[tuple[str, int | str | None]], evidence: list[str], **kw: object) -> GoldQuestion:
-    base = GoldQuestion(
-        "q", "?", "citizen", "test", tuple(Relevant(d, c) for d, c in relevant), tuple(evidence), None, False
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
-
-
-def _span(text: str, part: str) -> tuple[int, int]:
-    at = text.index(part)
-    return at, at + len(part)
 
 
 def test_targets_locate_clauses_and_evidence(tiny: Collection) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from qa.answer import Answer
-from qa.documents import Collection, Document, Version
+from qa.documents import Collection
 from qa.evaluation import run as evaluation_run
 from qa.evaluation.gold import GoldQuestion, Relevant, load_gold
 from qa.evaluation.metrics import METRICS, EvalRun, Judge, Outcome
@@ -20,6 +20,16 @@ from qa.evaluation.run import check_thresholds, thresholds_from, tuned_source
 from qa.settings import Settings
 from qa.tuned import Tuned, Weights, load_tuned
 from tests.conftest import CORPUS
+from tests.tiny_plans import FINAL as _FINAL
+from tests.tiny_plans import Piece, tiny_collection
+from tests.tiny_plans import question as _q
+from tests.tiny_plans import span as _span
+
+
+@pytest.fixture
+def tiny() -> Collection:
+    return tiny_collection()
+
 
 # --- the gate -------------------------------------------------------------------------------------
 
@@ -55,52 +65,6 @@ def test_check_thresholds_names_each_miss() -> None:
 
 
 # --- scoring one question -------------------------------------------------------------------------
-
-_FINAL = (
-    "一、市容\n1.整治街区。建设美丽街区5个。(牵头单位:区甲局)\n2.管好停车。新增泊位700个。(牵头单位:区乙局)\n"
-)
-_DRAFT = "一、市容\n1.整治街区。建设美丽街区5个。(牵头单位:区甲局)\n"
-
-
-def _doc(doc_id: str, text: str, version: Version) -> Document:
-    return Document(
-        doc_id=doc_id,
-        role="superseded-plan" if version == "draft" else "current-plan",
-        title=doc_id,
-        issuer="区政府",
-        issuer_short="区政府",
-        date=None,
-        version=version,
-        authority="superseded" if version == "draft" else "current",
-        layout="tasks",
-        describes=None,
-        text=text,
-    )
-
-
-@pytest.fixture
-def tiny() -> Collection:
-    return Collection("tiny", (_doc("plan-final", _FINAL, "final"), _doc("plan-draft", _DRAFT, "draft")))
-
-
-@dataclass(frozen=True)
-class Piece:
-    doc_id: str
-    clause: int | str | None
-    start: int
-    end: int
-
-
-def _q(relevant: list[tuple[str, int | str | None]], evidence: list[str], **kw: object) -> GoldQuestion:
-    base = GoldQuestion(
-        "q", "?", "citizen", "test", tuple(Relevant(d, c) for d, c in relevant), tuple(evidence), None, False
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
-
-
-def _span(text: str, part: str) -> tuple[int, int]:
-    at = text.index(part)
-    return at, at + len(part)
 
 
 class StubAsker:
