@@ -95,7 +95,9 @@ class FakeEmbedder:
         Returns:
             Array of shape ``(dim,)`` with L2 norm 1.
         """
-        return _unit_vector(text, self.dim).copy()
+        buckets = [_crc32(feat) % self.dim for feat in self.features(text)]
+        counts = np.bincount(buckets, minlength=self.dim).astype(np.float64)
+        return (counts / np.linalg.norm(counts)).astype(np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions; identical to :meth:`embed_passages`.
@@ -127,15 +129,5 @@ class FakeEmbedder:
         self.calls.append((kind, items))
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         for row, text in enumerate(items):
-            out[row] = _unit_vector(text, self.dim)
+            out[row] = self.vector(text)
         return out
-
-
-# Index builds in tests embed the same corpus again and again: each text is worked out once.
-@lru_cache(maxsize=1 << 15)
-def _unit_vector(text: str, dim: int) -> np.ndarray:
-    buckets = [_crc32(feat) % dim for feat in FakeEmbedder.features(text)]
-    counts = np.bincount(buckets, minlength=dim).astype(np.float64)
-    vector = (counts / np.linalg.norm(counts)).astype(np.float32)
-    vector.flags.writeable = False  # shared by every caller
-    return vector

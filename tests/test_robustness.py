@@ -151,15 +151,25 @@ _MIXED = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=150, deadline=None)
-@given(text=st.one_of(st.text(), _MIXED))
-def test_any_text_gets_a_well_formed_answer_or_a_typed_error(any_assistant, collection, text):
+def assert_answer_or_typed_error(assistant, collection, text: str) -> None:
     try:
-        answer = any_assistant.ask(text)
+        answer = assistant.ask(text)
     except QAError as err:
         assert str(err)
         return
     assert_well_formed(answer, collection)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.one_of(st.text(), _MIXED))
+def test_any_text_gets_a_well_formed_answer_or_a_typed_error(fake_assistant, collection, text):
+    assert_answer_or_typed_error(fake_assistant, collection, text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.one_of(st.text(), _MIXED))
+def test_any_text_gets_a_well_formed_answer_or_a_typed_error_from_the_model(assistant, collection, text):
+    assert_answer_or_typed_error(assistant, collection, text)
 
 
 # --- the CLI, in this process ------------------------------------------------------------------
