@@ -50,6 +50,7 @@ from qa.structure import parse_clauses
 
 if TYPE_CHECKING:
     from qa.answer import Result
+    from qa.evaluation.conversations import TurnOutcome
 
 __all__ = [
     "K",
@@ -336,6 +337,8 @@ class EvalRun:
     tuning: dict[str, Any]
     # The full pipeline's answer quality by split (qa.evaluation.answers); empty when not measured.
     answers: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # The conversations, turn by turn, through the full pipeline (qa.evaluation.conversations).
+    turns: list[TurnOutcome] = field(default_factory=list)
 
     def select(self, config: str, split: str | None = None, kind: str | None = None) -> list[Outcome]:
         return [
@@ -346,7 +349,10 @@ class EvalRun:
 
     def metrics(self) -> dict[str, Any]:
         """The ``qa eval --json`` object: splits, kinds and abstention by kind for the full pipeline,
-        configurations on test, and the tuned values' file and provenance."""
+        configurations on test, the conversations turn by turn per split, and the tuned values'
+        file and provenance."""
+        from qa.evaluation.conversations import conversation_metrics  # it reads this module
+
         return {
             "n": len(self.gold),
             "splits": {s: rounded(summarise(self.select("full", s))) for s in SPLITS},
@@ -357,6 +363,7 @@ class EvalRun:
             },
             "tuned": {"file": self.tuning.get("file"), "provenance": self.tuning.get("provenance")},
             **({"answers": self.answers} if self.answers else {}),
+            **({"conversations": conversation_metrics(self.turns)} if self.turns else {}),
         }
 
     def configs(self) -> list[str]:
