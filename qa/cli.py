@@ -225,8 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="低于 eval/thresholds.json 时以非零状态退出")
     p.set_defaults(func=_lazy("qa.evaluation.run", "cli_eval"))
 
-    p = sub.add_parser("tune", help="在标准问题集的 dev 部分上调优权重和拒答阈值,写入 corpus/tuned.json")
+    p = sub.add_parser(
+        "tune", help="在标准问题集的 dev 部分上调优权重、拒答和追问阈值,写入 corpus/tuned.json"
+    )
     p.add_argument("--dry-run", action="store_true", help="只打印找到的值,不写文件")
+    p.add_argument(
+        "--followups-only", action="store_true", help="只在对话的 dev 部分上调优追问阈值,其他值保持不变"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_lazy("qa.evaluation.tuning", "cli_tune"))
 
