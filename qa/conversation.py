@@ -272,13 +272,14 @@ class Conversation:
             return Context()
         keys = tuple(dict.fromkeys((r.doc_id, r.clause) for r in results))
         top = results[0]
-        question = follow.context.question if follow is not None and follow.context.question else query.raw
+        # A follow-up keeps the question that set its subject: 那谁负责? names none.
+        question = follow.context.question if follow is not None else query.raw
         return Context(
             clauses=keys,
             doc=top.doc_id,
             version=top.version,
             subject=self.label(keys[0], query.english),
-            question=question[:_MAX_TEXT],
+            question=None if question is None else question[:_MAX_TEXT],
             abstained=abstained,
         )
 
