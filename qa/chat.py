@@ -10,6 +10,7 @@ file (``QA_CHAT_HISTORY``, default ``~/.qa_chat_history``) of at most ``HISTORY_
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,7 @@ _BANNER = (
     "追问(那谁负责?草案里呢?)接着上一问回答;/new 开始新对话,/quit 退出,/help 帮助。"
 )
 _HELP = (
-    "/new   开始新对话:下一个问题不接上一问 (start afresh)\n"
+    "/new   开始新对话:下一个问题单独回答 (start afresh)\n"
     "/quit  退出 (leave; Ctrl-D too)\n"
     "/help  显示本帮助\n"
     "其他输入都作为问题。没有自己主语的问题(那谁负责?什么时候完成?第二个呢?)接着上一问的条款回答,\n"
@@ -67,7 +68,7 @@ def chat(
             return 0
         if command == "/new":
             context = None
-            write("已开始新的对话:下一个问题不接上一问。")
+            write("已开始新的对话:下一个问题单独回答。")
             continue
         if command in ("/help", "/?"):
             write(_HELP)
@@ -113,7 +114,9 @@ def cli_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     print("正在加载文档和索引…", file=sys.stderr, flush=True)
     assistant = Assistant(settings, progress=sys.stderr.isatty())
-    save = _history(settings.chat_history) if sys.stdin.isatty() else (lambda: None)
+    # expanduser, unlike Path.home, never fails on an account without a home.
+    history = settings.chat_history or Path(os.path.expanduser("~")) / ".qa_chat_history"
+    save = _history(history) if sys.stdin.isatty() else (lambda: None)
     try:
         return chat(assistant, k=getattr(args, "k", None))
     finally:

@@ -40,8 +40,8 @@ class Settings:
     chunk_overlap: int = 40
     k: int = 5
     max_question_chars: int = 500
-    # qa chat's readline history; expanduser, unlike Path.home, never fails without a home.
-    chat_history: Path = Path(os.path.expanduser("~")) / ".qa_chat_history"
+    # qa chat's readline history; None: ~/.qa_chat_history (see qa.chat).
+    chat_history: Path | None = None
 
     def index_settings(self) -> dict[str, object]:
         """The settings that change what the index contains; recorded in its manifest."""
