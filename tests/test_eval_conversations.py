@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qa.evaluation.conversations import TurnOutcome, ask_conversation, conversation_metrics, summarise_turns
+from qa.evaluation.conversations import ask_conversation
 from qa.evaluation.gold import load_conversations
-from qa.evaluation.metrics import EvalRun, Judge
+from qa.evaluation.metrics import EvalRun, Judge, TurnOutcome, conversation_metrics, summarise_turns
 from qa.evaluation.report import write_report
 from qa.settings import Settings
 from tests.conftest import CORPUS

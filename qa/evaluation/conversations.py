@@ -8,7 +8,7 @@ question (``qa.evaluation.metrics``: the same relevance rule, hit@k, abstention)
 its carry-over: whether the assistant took it as a follow-up (the answer has ``follows``) when the
 gold set says it follows on, and afresh when it brings a subject of its own.
 
-Figures, per split (``summarise_turns``):
+Figures, per split (``qa.evaluation.metrics.summarise_turns``):
 
 * ``first``: the first turns, asked without a context, exactly as a single question is.
 * ``follow_ups``: the turns marked ``follows``; their hit@1 is the turn-level figure of follow-ups.
@@ -22,48 +22,15 @@ Figures, per split (``summarise_turns``):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from qa.evaluation.gold import SPLITS, Conversation, GoldQuestion, GoldTurn
-from qa.evaluation.metrics import Judge, K, Metrics, hit_at_k, rounded
+from qa.evaluation.gold import Conversation, GoldQuestion, GoldTurn
+from qa.evaluation.metrics import Judge, K, TurnOutcome
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
 
-__all__ = [
-    "TurnOutcome",
-    "ask_conversation",
-    "ask_conversations",
-    "summarise_turns",
-    "conversation_metrics",
-    "TURN_GROUPS",
-]
-
-TURN_GROUPS = ("first", "follow_ups", "new_topics")
-
-
-@dataclass(frozen=True)
-class TurnOutcome:
-    """One turn of one conversation, answered with the context of the assistant's previous answer."""
-
-    conversation: str
-    turn: int  # 1-based
-    split: str
-    question: str
-    should_follow: bool
-    followed: bool  # the answer took the previous answer's subject
-    should_abstain: bool
-    abstained: bool
-    first_rank: int | None  # of the first relevant result within the k=5 answer; None: none there
-    top: str | None  # doc_id#clause at rank 1
-    subject: str | None  # what a follow-up took as its subject, as the answer named it
-
-    @property
-    def group(self) -> str:
-        if self.turn == 1:
-            return "first"
-        return "follow_ups" if self.should_follow else "new_topics"
+__all__ = ["ask_conversation", "ask_conversations"]
 
 
 def _as_question(conversation: Conversation, turn: GoldTurn, n: int) -> GoldQuestion:
@@ -126,51 +93,3 @@ def ask_conversations(
         if split is None or c.split == split
         for o in ask_conversation(assistant, c, judge)
     ]
-
-
-def _share(flags: Sequence[bool]) -> float | None:
-    return sum(flags) / len(flags) if flags else None
-
-
-def summarise_turns(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
-    """The figures of the module docstring over a set of turns (one split, usually)."""
-    out: dict[str, Any] = {}
-    for group in TURN_GROUPS:
-        turns = [o for o in outcomes if o.group == group]
-        answerable = [o for o in turns if not o.should_abstain]
-        ranks = [o.first_rank for o in answerable]
-        m: Metrics = {
-            "n": len(turns),
-            "hit_at_1": hit_at_k(ranks, 1),
-            "hit_at_5": hit_at_k(ranks, K),
-            "followed": _share([o.followed for o in turns]),
-            "abstain_right": _share([o.abstained == o.should_abstain for o in turns]),
-        }
-        out[group] = m
-    later = [o for o in outcomes if o.turn > 1]
-    previous = {(o.conversation, o.turn): o for o in outcomes}
-    after_right = [
-        o.first_rank
-        for o in later
-        if o.should_follow
-        and not o.should_abstain
-        and (before := previous.get((o.conversation, o.turn - 1))) is not None
-        and before.first_rank == 1
-    ]
-    follow_ups, new_topics = out["follow_ups"], out["new_topics"]
-    follow_ups["hit_at_1_after_right"] = hit_at_k(after_right, 1)
-    follow_ups["n_after_right"] = len(after_right)
-    new_topics["wrong_carry_over"] = _share([o.followed for o in later if not o.should_follow])
-    out["carry_over_accuracy"] = _share([o.followed == o.should_follow for o in later])
-    return out
-
-
-def conversation_metrics(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
-    """``qa eval --json``'s ``conversations`` object: the figures per split, rounded."""
-    out: dict[str, Any] = {}
-    for split in SPLITS:
-        figures = summarise_turns([o for o in outcomes if o.split == split])
-        out[split] = {
-            k: (rounded(v) if isinstance(v, dict) else rounded({k: v})[k]) for k, v in figures.items()
-        }
-    return out

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from qa.documents import Collection, load_collection
-from qa.evaluation.conversations import TURN_GROUPS
 from qa.evaluation.gold import EVAL_DIR, SPLITS, GoldQuestion
 from qa.evaluation.metrics import (
     ABSTENTION_KEYS,
     METRICS,
+    TURN_GROUPS,
     EvalRun,
     K,
     Outcome,

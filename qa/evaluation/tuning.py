@@ -28,7 +28,16 @@ import numpy as np
 
 from qa.evaluation.conversations import ask_conversations
 from qa.evaluation.gold import Conversation, GoldQuestion, load_conversations, load_gold
-from qa.evaluation.metrics import METRICS, Judge, K, Metrics, format_metric, format_values, summarise
+from qa.evaluation.metrics import (
+    METRICS,
+    Judge,
+    K,
+    Metrics,
+    format_metric,
+    format_values,
+    summarise,
+    summarise_turns,
+)
 from qa.evaluation.report import git_commit
 from qa.evaluation.run import askers, score_question
 from qa.settings import Settings
@@ -233,8 +242,6 @@ class FollowUpTuning:
 
 
 def _dev_figures(assistant: Assistant, dev: Sequence[Conversation]) -> dict[str, float | None]:
-    from qa.evaluation.conversations import summarise_turns
-
     turns = ask_conversations(assistant, dev)
     later = [t for t in turns if t.turn > 1]
     f = summarise_turns(turns)
