@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 import pytest
 
-import pytest
-
 from qa.cli import main
 
 EXPECTED_IDS = [

@@ -101,14 +101,14 @@ def test_a_context_round_trips_as_json_and_as_an_object(fake_assistant) -> None:
 
 def test_a_follow_up_says_what_it_took_as_its_subject(fake_assistant) -> None:  # noqa: ANN001
     answer = fake_assistant.ask("那谁负责?", context={"clauses": ["plan-final#10"]})
-    assert answer.answer.split("\n")[0] == f"接上一问:{TASK_10}"
+    assert answer.text.split("\n")[0] == f"接上一问:{TASK_10}"
     assert answer.lead == f"{TASK_10}的牵头单位是:区房管局。"  # the lead sentence is unchanged by it
     assert answer.results[0].doc_id == "plan-final" and answer.results[0].clause == 10
     assert not answer.abstained
     # Its own context keeps the subject for the next follow-up.
     assert answer.context is not None and answer.context.clauses[0] == ("plan-final", 10)
     english = fake_assistant.ask("Who leads it?", context={"clauses": ["plan-final#10"]})
-    assert english.answer.startswith('Following on from: task 10 "')
+    assert english.text.startswith('Following on from: task 10 "')
 
 
 def test_a_follow_up_searches_only_the_carried_over_clauses(fake_assistant) -> None:  # noqa: ANN001
@@ -246,7 +246,7 @@ def test_who_leads_it_after_the_elevator_question(assistant) -> None:  # noqa: A
     assert (first.results[0].doc_id, first.results[0].clause) == ("plan-final", 10)
     who = assistant.ask("那谁负责?", context=first.to_dict()["context"])
     assert who.to_dict()["follows"] == {"clauses": ["plan-final#10"], "subject": TASK_10}
-    assert who.answer.startswith(f"接上一问:{TASK_10}\n")
+    assert who.text.startswith(f"接上一问:{TASK_10}\n")
     assert "区房管局" in who.lead and not who.abstained
     when = assistant.ask("什么时候完成?", context=who.context)
     assert when.follows is not None and when.results[0].clause == 10 and not when.abstained
@@ -271,5 +271,5 @@ def test_a_new_topic_mid_conversation_starts_afresh(assistant) -> None:  # noqa:
 def test_an_english_conversation(assistant) -> None:  # noqa: ANN001
     first = assistant.ask("Will lifts be added to old walk-up buildings?")
     who = assistant.ask("Who leads it?", context=first.context)
-    assert who.answer.startswith('Following on from: task 10 "')
+    assert who.text.startswith('Following on from: task 10 "')
     assert who.results[0].clause == 10

@@ -88,7 +88,9 @@ def test_each_turn_carries_the_assistants_own_previous_context(fake_assistant) -
 
 
 def test_the_report_has_a_conversations_section(tmp_path: Path) -> None:
-    run_ = EvalRun([], [], Settings(corpus_dir=CORPUS), "fake", {"file": None, "provenance": None}, TURNS)
+    run_ = EvalRun(
+        [], [], Settings(corpus_dir=CORPUS), "fake", {"file": None, "provenance": None}, turns=TURNS
+    )
     metrics = write_report(run_, tmp_path)
     assert metrics["conversations"]["test"]["new_topics"]["wrong_carry_over"] == 0.5
     text = (tmp_path / "REPORT.md").read_text(encoding="utf-8")

@@ -267,9 +267,8 @@ def test_run_reports_abstention_for_every_kind() -> None:
         0.5,
         None,
     )
-    assert set(m) == {"n", "splits", "by_kind", "configs", "abstention_by_kind", "conversations", "tuned"}
+    assert set(m) == {"n", "splits", "by_kind", "configs", "abstention_by_kind", "tuned"}
     assert m["tuned"] == {"file": None, "provenance": None}
-    assert m["conversations"] is None  # no conversation was asked
 
 
 def test_run_lists_configurations_in_the_order_they_answered() -> None:
