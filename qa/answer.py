@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from qa.compare import TaskKey
 from qa.documents import SUPERSEDED_PLAN, Document, Version
@@ -19,6 +19,9 @@ from qa.query import Query
 from qa.retrieve import Filters, Hit, Signals
 from qa.structure import Clause
 from qa.tuned import Thresholds
+
+if TYPE_CHECKING:
+    from qa.conversation import Context, FollowUp
 
 __all__ = [
     "Answer",
@@ -90,6 +93,10 @@ class Answer:
     coverage: Coverage = "answered"  # "partial": the subject is covered, the detail asked is not
     asks: str = "what"
     missing: str | None = None  # what was asked and not found, in the asker's language
+    # A follow-up question: the previous answer's subject it took (qa.conversation); else None.
+    follows: FollowUp | None = field(default=None, compare=False)
+    # What this answer answered, for the next question of a conversation to follow on from.
+    context: Context | None = field(default=None, compare=False)
 
     @property
     def english(self) -> bool:
@@ -104,6 +111,8 @@ class Answer:
             "coverage": self.coverage,
             "asks": self.asks,
             "missing": self.missing,
+            "follows": self.follows.to_dict() if self.follows is not None else None,
+            "context": self.context.to_dict() if self.context is not None else None,
             "results": [_result_dict(r) for r in self.results],
         }
 

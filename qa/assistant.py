@@ -27,6 +27,7 @@ from qa.answer import (
     to_result,
 )
 from qa.compare import PlanVersions, compare_plans
+from qa.conversation import Context, Conversation, FollowUp, load_cues
 from qa.documents import Collection, Document, Version, load_collection
 from qa.embedders import Embedder, load_embedder
 from qa.errors import InvalidQuestion
@@ -78,6 +79,16 @@ class Assistant:
             self.tuned.weights,
             unit_aliases=self.lexicon.unit_aliases,
         )
+        self.conversation = Conversation(
+            self.collection,
+            self.clauses,
+            self.lexicon,
+            self.tokenizer,
+            self.retriever,
+            self.versions.counterparts,
+            self.tuned.followups,
+            load_cues(self.settings.corpus_dir / "lexicon"),
+        )
         self._lock = threading.Lock()
 
     def _embed_query(self, text: str) -> np.ndarray:
@@ -113,13 +124,19 @@ class Assistant:
         section: str | None = None,
         unit: str | None = None,
         mode: Mode = "full",
+        context: Context | dict[str, object] | None = None,
     ) -> Answer:
         """Answer one question with up to ``k`` cited results, searching only within the filters.
+
+        ``context`` is the ``context`` of the previous answer in a conversation: a question without
+        a subject of its own (那谁负责?) follows on from it (``qa.conversation``). The answer
+        carries its own context for the next question.
 
         Raises:
             InvalidQuestion: empty, over-long or wordless question, ``k`` outside its range, or an
                 unknown section, lead unit or mode.
             UnknownDocument: ``doc`` is not a doc_id.
+            InvalidContext: ``context`` is not an answer's context or names clauses that do not exist.
         """
         k = check_k(self.settings.k if k is None else k)
         if mode not in MODES:
@@ -133,9 +150,17 @@ class Assistant:
         query = parse_query(
             question, self.settings.max_question_chars, self.lexicon if mode == "full" else None
         )
+        carried = self.conversation.read_context(context, query.english)
         filters = Filters(doc, section or None, unit or None)
+        follow: FollowUp | None = None
         with self._lock:  # the embedder and jieba take turns; a question takes milliseconds
             hits, signals = self.retriever.search(query, k, filters, mode)
+            if mode == "full":
+                follow = self.conversation.follow(query, carried, hits, signals)
+            if follow is not None:  # searched again, within what the previous answer cited
+                query = follow.query
+                hits, signals = self.retriever.search(query, k, filters, mode, follow.scope)
+                signals = replace(signals, routed=True)
         cue = self.lexicon.cue(query.asks) if mode == "full" else None
         current = self.collection.current_plan
         results = [
@@ -153,9 +178,10 @@ class Assistant:
         ]
         if mode != "full":
             text = compose(query, results, False)
-            return Answer(
+            answer = Answer(
                 query.raw, False, text, results, query, lead=text.split("\n", 1)[0], asks=query.asks
             )
+            return replace(answer, context=self.conversation.context_of(results, query, False))
         numbered = self.collection.plan(query.numbered_version)
         missing = missing_task(query, numbered, self.tasks(query.numbered_version))
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
@@ -181,8 +207,15 @@ class Assistant:
             abstained: bool, text: str, results: list[Result], lead: str, listing: bool = False
         ) -> Answer:
             lead = lead or text.split("\n", 1)[0]
-            return Answer(
+            if follow is not None:  # the rewrite is said, before the lead sentence
+                text = follow.announce(query.english) + "\n" + text
+            answer = Answer(
                 query.raw, abstained, text, results, query, listing, lead, coverage, query.asks, not_stated
+            )
+            return replace(
+                answer,
+                follows=follow,
+                context=self.conversation.context_of(results, query, abstained, follow),
             )
 
         if query.lists_tasks and query.unit:

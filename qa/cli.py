@@ -1,4 +1,4 @@
-"""The ``qa`` command: qa docs | show | build | ask | eval | tune | bench | serve | loadtest."""
+"""The ``qa`` command: qa docs | show | build | ask | chat | eval | tune | bench | serve | loadtest."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from qa.documents import AUTHORITY_LABELS, VERSION_LABELS, Collection, load_collection
-from qa.errors import InvalidQuestion, QAError
+from qa.errors import InvalidContext, InvalidQuestion, QAError
 from qa.plan_format import clause_label
 from qa.query import question_too_long
 from qa.settings import K_RANGE, Settings, check_k, load_settings
 from qa.storage import check_location
 from qa.structure import parse_clauses
 
-__all__ = ["main"]
+__all__ = ["main", "format_answer"]
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -98,30 +98,37 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     limit = settings.max_question_chars
     assistant = _assistant(settings)
     if args.question == "-":
-        # One question per line; a bad line gets an error object and the rest still run.
+        # One question per line, or one {"question", "context"} object per line; a bad line gets an
+        # error object and the rest still run.
         stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-        while question := stdin.readline(limit + 1):
-            if not question.endswith("\n") and len(question) > limit:
-                _refuse_long_line(question, stdin, limit, args.json)
+        # --context, if given, is the context of every plain line.
+        default = None if args.context is None else _context_json(args.context, "")
+        # A {"question", "context"} line is longer than a question may be; past this, it is refused.
+        cap = limit + _CONTEXT_CHARS
+        while line := stdin.readline(cap + 1):
+            if not line.endswith("\n") and len(line) > cap:
+                _refuse_long_line(line, stdin, limit, args.json)
                 continue
-            question = question.removesuffix("\n")
+            question: object = line.removesuffix("\n")
             try:
-                if "\ufffd" in question:
+                if "\ufffd" in str(question):
                     raise InvalidQuestion("这一行不是有效的 UTF-8 文本。")
-                answer = assistant.ask(question, k=args.k, doc=args.doc, mode=args.mode)
+                question, context = _line(str(question), default)
+                answer = assistant.ask(question, k=args.k, doc=args.doc, mode=args.mode, context=context)
                 out: dict[str, object] = answer.to_dict()
             except QAError as err:
                 out = {"question": question, "error": str(err)}
             if args.json:
                 print(json.dumps(out, ensure_ascii=False), flush=True)
             else:
-                print(_readable(out), flush=True)
+                print(format_answer(out), flush=True)
         return 0
-    answer = assistant.ask(args.question, k=args.k, doc=args.doc, mode=args.mode)
+    context = None if args.context is None else _context_json(args.context, args.question)
+    answer = assistant.ask(args.question, k=args.k, doc=args.doc, mode=args.mode, context=context)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
-        print(_readable(answer.to_dict()))
+        print(format_answer(answer.to_dict()))
     return 0
 
 
@@ -145,7 +152,7 @@ def _refuse_long_line(start: str, stdin: io.TextIOBase, limit: int, as_json: boo
     if as_json:
         print('", "error": ' + json.dumps(error, ensure_ascii=False) + "}", flush=True)
     else:
-        print(_readable({"error": error}), flush=True)
+        print(format_answer({"error": error}), flush=True)
 
 
 def _json_chars(text: str) -> str:
@@ -153,7 +160,57 @@ def _json_chars(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
-def _readable(out: dict) -> str:
+def _english(question: object) -> bool:
+    from qa.query import is_english, normalise
+
+    return isinstance(question, str) and is_english(normalise(question))
+
+
+def _context_json(text: str, question: object) -> object:
+    """The ``--context`` value: the JSON of a previous answer's ``context``."""
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise InvalidContext(
+            f"--context is not valid JSON ({err}); pass the context object of a previous answer."
+            if _english(question)
+            else f"--context 不是有效的 JSON({err});请传入上一次回答中的 context 对象。"
+        ) from None
+
+
+_LINE_FIELDS = ("question", "context")
+# Room for a context on a line of qa ask -: 20 clause ids, a subject and a question.
+_CONTEXT_CHARS = 4000
+
+
+def _line(line: str, default: object = None) -> tuple[object, object]:
+    """One line of ``qa ask -``: a plain question (asked with ``default`` as its context), or
+    ``{"question": …, "context": …}``."""
+    if not line.lstrip().startswith("{"):
+        return line, default
+    try:
+        data = json.loads(line)
+    except ValueError as err:
+        raise InvalidContext(
+            f"这一行以 {{ 开头,但不是有效的 JSON 对象({err})。/ The line starts with {{ but is not a JSON object."
+        ) from None
+    if not isinstance(data, dict) or "question" not in data:
+        raise InvalidContext(
+            '这一行的 JSON 对象缺少 question,例如 {"question": "那谁负责?", "context": {…}}。'
+            ' / The line\'s JSON object lacks "question".'
+        )
+    unknown = sorted(str(k) for k in set(data) - set(_LINE_FIELDS))
+    if unknown:
+        raise InvalidContext(
+            f"The line's JSON object has unknown fields {', '.join(unknown)[:80]}; it may hold question and context."
+            if _english(data["question"])
+            else f"这一行的 JSON 对象有未知字段 {', '.join(unknown)[:80]};可用:question、context。"
+        )
+    return data["question"], data.get("context")
+
+
+def format_answer(out: dict) -> str:
+    """An answer's JSON object (or a line's error object) as ``qa ask`` and ``qa chat`` print it."""
     if "error" in out:
         return f"错误:{out['error']}"
     lines = [str(out["answer"]), ""]
@@ -215,9 +272,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_k, default=None, help="返回条款数,1-20(默认 5)")
     p.add_argument("--doc", default=None, help="只在这份文档中查找(doc_id)")
     p.add_argument(
+        "--context",
+        default=None,
+        metavar="JSON",
+        help="上一次回答的 context(JSON);没有自己主语的追问(那谁负责?)接着它回答",
+    )
+    p.add_argument(
         "--mode", default="full", choices=["full", "hybrid", "dense", "bm25"], help=argparse.SUPPRESS
     )
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="在终端里连续提问:追问接着上一问回答;/new 开始新对话,/quit 退出")
+    p.add_argument("--k", type=_k, default=None, help="每个回答引用的条款数,1-20(默认 5)")
+    p.set_defaults(func=_lazy("qa.chat", "cli_chat"))
 
     p = sub.add_parser("eval", help="用标准问题集评测,写出 eval/REPORT.md")
     p.add_argument("--json", action="store_true")
@@ -225,8 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="低于 eval/thresholds.json 时以非零状态退出")
     p.set_defaults(func=_lazy("qa.evaluation.run", "cli_eval"))
 
-    p = sub.add_parser("tune", help="在标准问题集的 dev 部分上调优权重和拒答阈值,写入 corpus/tuned.json")
+    p = sub.add_parser(
+        "tune", help="在标准问题集的 dev 部分上调优权重、拒答和追问阈值,写入 corpus/tuned.json"
+    )
     p.add_argument("--dry-run", action="store_true", help="只打印找到的值,不写文件")
+    p.add_argument(
+        "--followups-only", action="store_true", help="只在对话的 dev 部分上调优追问阈值,其他值保持不变"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_lazy("qa.evaluation.tuning", "cli_tune"))
 

@@ -6,6 +6,7 @@ __all__ = [
     "QAError",
     "UnknownDocument",
     "InvalidQuestion",
+    "InvalidContext",
     "IndexUnavailable",
     "EmbedderUnavailable",
 ]
@@ -21,6 +22,11 @@ class UnknownDocument(QAError):
 
 class InvalidQuestion(QAError):
     """An empty, over-long or otherwise unusable question, or a bad option such as k."""
+
+
+class InvalidContext(QAError):
+    """A conversation context that is not the object an answer returned, or names clauses that do
+    not exist; the message is in the asker's language."""
 
 
 class IndexUnavailable(QAError):

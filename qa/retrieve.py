@@ -24,7 +24,7 @@ from qa.structure import is_heading
 from qa.tokens import Tokenizer
 from qa.tuned import Weights
 
-__all__ = ["Hit", "Signals", "Filters", "Retriever", "Mode", "MODES"]
+__all__ = ["Hit", "Signals", "Filters", "Scope", "Retriever", "Mode", "MODES"]
 
 Mode = Literal["bm25", "dense", "hybrid", "full"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -74,6 +74,17 @@ class Filters:
         return bool(self.doc or self.section or self.unit)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Where a follow-up question looks (``qa.conversation``): only these chunks, each favoured by
+    its boost (z-score units) over what the question alone would rank first."""
+
+    boosts: Mapping[int, float]  # chunk position -> boost
+
+    def mask(self, n: int) -> np.ndarray:
+        return np.isin(np.arange(n), list(self.boosts))
+
+
 def _z(scores: np.ndarray) -> np.ndarray:
     std = float(scores.std())
     return (scores - scores.mean()) / std if std > 1e-9 else np.zeros_like(scores)
@@ -119,9 +130,14 @@ class Retriever:
         return self._task_positions.get(key, [])
 
     def search(
-        self, query: Query, k: int, filters: Filters | None = None, mode: Mode = "full"
+        self,
+        query: Query,
+        k: int,
+        filters: Filters | None = None,
+        mode: Mode = "full",
+        scope: Scope | None = None,
     ) -> tuple[list[Hit], Signals]:
-        """The top ``k`` chunks within ``filters``, and the match signals."""
+        """The top ``k`` chunks within ``filters`` (and ``scope``), and the match signals."""
         filters = filters or Filters()
         text = query.expanded if mode == "full" else query.text
         qvec = self._embed_query(text)
@@ -141,6 +157,8 @@ class Retriever:
         lexical = self.index.bm25_scores(words)
         plain = lexical if text == query.text else self.index.bm25_scores(self._tokenizer.tokens(query.text))
         allowed = self._allowed(filters)
+        if scope is not None:
+            allowed &= scope.mask(len(allowed))
         searched = int(allowed.sum())
         if not searched:
             return [], Signals(0.0, 0.0, False, query.off_topic, 0.0, False, 0)
@@ -176,6 +194,8 @@ class Retriever:
                 # Every task the unit leads, whatever k is: a listing cut short would mislead.
                 return [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned)], signals
         scores = self._apply_intent(scores, query)
+        for position, boost in scope.boosts.items() if scope is not None else ():
+            scores[position] += boost
         # Versions are ordered over a wider pool than k, so that with k=1 the final plan's task
         # still displaces its draft counterpart that happened to score higher.
         # The pool is twice k: superseded copies of current tasks leave it, and k must remain.

@@ -40,6 +40,8 @@ class Settings:
     chunk_overlap: int = 40
     k: int = 5
     max_question_chars: int = 500
+    # qa chat's readline history; None: ~/.qa_chat_history (see qa.chat).
+    chat_history: Path | None = None
 
     def index_settings(self) -> dict[str, object]:
         """The settings that change what the index contains; recorded in its manifest."""
@@ -55,6 +57,7 @@ _ENV = {
     "chunk_overlap": "QA_CHUNK_OVERLAP",
     "k": "QA_K",
     "max_question_chars": "QA_MAX_QUESTION_CHARS",
+    "chat_history": "QA_CHAT_HISTORY",
 }
 
 
@@ -66,7 +69,7 @@ def load_settings(**overrides: object) -> Settings:
         if raw:
             values[f.name] = _coerce(f.type, raw, _ENV[f.name])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("corpus_dir", "index_dir", "feedback_log"):
+    for key in ("corpus_dir", "index_dir", "feedback_log", "chat_history"):
         if key in values:
             values[key] = Path(str(values[key]))
     return replace(Settings(), **values)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qa.errors import QAError
 
-__all__ = ["Weights", "Thresholds", "Tuned", "load_tuned", "save_tuned", "TUNED_FILE"]
+__all__ = ["Weights", "Thresholds", "FollowUps", "Tuned", "load_tuned", "save_tuned", "TUNED_FILE"]
 
 TUNED_FILE = "tuned.json"
 
@@ -46,10 +46,30 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class FollowUps:
+    """When a question in a conversation takes the previous answer's subject (``qa.conversation``),
+    and how strongly that subject is then favoured. Calibrated on the conversations' dev split."""
+
+    # Characters of the plan's subject words (公园, 燃气, a lead unit) that the carried-over clause
+    # does not contain: this many make the question a new topic (垃圾分类 after elevators).
+    plan_words: float = 2.0
+    # Characters of any words of its own the carried-over clause lacks (孩子上小学): a new topic.
+    new_words: float = 3.0
+    # Characters of subject words of its own, carried over or not, that make it a question of its
+    # own (那应急物资储备呢? after 平急两用 names its subject, though the same task holds both).
+    own_words: float = 4.0
+    # The question alone matches a clause outside the carried-over ones this well (BM25): a new topic.
+    own_bm25: float = 12.0
+    # The carried-over subject's lead over the other clauses the previous answer cited (z-score units).
+    subject_boost: float = 2.0
+
+
+@dataclass(frozen=True)
 class Tuned:
     weights: Weights = Weights()
     thresholds: Thresholds = Thresholds()
     provenance: Mapping[str, object] | None = None  # how and on what split the values were found
+    followups: FollowUps = FollowUps()
 
 
 def _section(cls: type, raw: object, path: Path, name: str) -> object:
@@ -80,16 +100,21 @@ def load_tuned(corpus_dir: Path) -> Tuned:
         raise QAError(f"无法读取 {path}({err});请用 qa tune 重新生成。") from None
     weights = _section(Weights, data.get("weights"), path, "weights")
     thresholds = _section(Thresholds, data.get("thresholds"), path, "thresholds")
-    return Tuned(weights, thresholds, data.get("provenance"))  # type: ignore[arg-type]
+    # Optional: a file written before follow-up questions were calibrated keeps the code defaults.
+    followups = (
+        _section(FollowUps, data["followups"], path, "followups") if "followups" in data else FollowUps()
+    )
+    return Tuned(weights, thresholds, data.get("provenance"), followups)  # type: ignore[arg-type]
 
 
 def save_tuned(corpus_dir: Path, tuned: Tuned) -> Path:
     """Write ``tuned`` to ``corpus_dir/tuned.json`` atomically (a reader never sees half a file)."""
     path = corpus_dir / TUNED_FILE
     body = {
-        "_about": "Retrieval weights and abstention thresholds, written by `qa tune` on the gold dev split.",
+        "_about": "Retrieval weights, abstention thresholds and follow-up thresholds, written by `qa tune` on the gold dev split.",
         "weights": asdict(tuned.weights),
         "thresholds": asdict(tuned.thresholds),
+        "followups": asdict(tuned.followups),
         "provenance": dict(tuned.provenance or {}),
     }
     fd, tmp = tempfile.mkstemp(dir=corpus_dir, prefix=".tuned-", suffix=".json")

@@ -35,7 +35,18 @@ RESULT_KEYS = {
     "citation",
     "version_note",
 }
-ANSWER_KEYS = {"question", "abstained", "answer", "lead", "coverage", "asks", "missing", "results"}
+ANSWER_KEYS = {
+    "question",
+    "abstained",
+    "answer",
+    "lead",
+    "coverage",
+    "asks",
+    "missing",
+    "follows",
+    "context",
+    "results",
+}
 
 
 def _dev_questions(per_kind: int = 5) -> list[str]:

@@ -28,6 +28,8 @@ def _reply(question: str) -> dict:
         "coverage": "answered",
         "asks": "what",
         "missing": None,
+        "follows": None,
+        "context": {"clauses": ["plan-final#10"], "doc": "plan-final", "version": "final"},
         "results": [
             {
                 "rank": 1,

@@ -14,7 +14,7 @@ import pytest
 from qa.answer import Answer
 from qa.documents import Collection
 from qa.evaluation import run as evaluation_run
-from qa.evaluation.gold import GoldQuestion, Relevant, load_gold
+from qa.evaluation.gold import GoldQuestion, Relevant, load_conversations, load_gold
 from qa.evaluation.metrics import METRICS, EvalRun, Judge, Outcome
 from qa.evaluation.run import check_thresholds, thresholds_from, tuned_source
 from qa.settings import Settings
@@ -133,7 +133,16 @@ def test_run_answers_every_question_once_per_configuration(
     assert {o.split for o in test_only.outcomes} == {"test"} and test_only.metrics()["n"] == 3
 
     m = result.metrics()
-    assert set(m) == {"n", "splits", "by_kind", "configs", "abstention_by_kind", "tuned", "answers"}
+    assert set(m) == {
+        "n",
+        "splits",
+        "by_kind",
+        "configs",
+        "abstention_by_kind",
+        "tuned",
+        "answers",
+        "conversations",
+    }
     # the full pipeline's own answers are scored for coverage, lead and length, by split
     from qa.evaluation.answers import ANSWER_METRICS
 
@@ -141,6 +150,7 @@ def test_run_answers_every_question_once_per_configuration(
     assert all(tuple(v) == ANSWER_METRICS for v in m["answers"].values())
     assert m["answers"]["test"]["draft_as_current"] == 0.0
     assert "answers" not in test_only.metrics()  # no full pipeline, no answers to score
+    assert "conversations" not in test_only.metrics()  # nor conversations
     assert set(m["splits"]) == {"dev", "test"} and list(m["configs"]) == ["bm25", "full", "baseline"]
     assert set(m["by_kind"]) == set(m["abstention_by_kind"]) == {"citizen", "out-of-scope", "version"}
     for block in (*m["splits"].values(), *m["by_kind"].values(), *m["configs"].values()):
@@ -150,7 +160,12 @@ def test_run_answers_every_question_once_per_configuration(
     assert m["tuned"]["file"] == str(fake_assistant.settings.corpus_dir / "tuned.json")
     assert m["tuned"]["provenance"] == dict(fake_assistant.tuned.provenance or {})
     assert result.tuning["weights"]["dense"] == fake_assistant.retriever.weights.dense
-    assert set(result.tuning) == {"weights", "thresholds", "file", "provenance"}
+    assert set(result.tuning) == {"weights", "thresholds", "followups", "file", "provenance"}
+    # The full pipeline also answered every conversation, turn by turn, with both splits reported.
+    assert {t.conversation for t in result.turns} == {c.id for c in load_conversations()}
+    assert set(m["conversations"]) == {"dev", "test"}
+    assert set(m["conversations"]["test"]) == {"first", "follow_ups", "new_topics", "carry_over_accuracy"}
+    assert not test_only.turns  # no full pipeline, no conversations
 
 
 def _reading(corpus_dir: Path, tuned: Tuned | None = None) -> SimpleNamespace:
@@ -161,6 +176,7 @@ def _reading(corpus_dir: Path, tuned: Tuned | None = None) -> SimpleNamespace:
         tuned=tuned,
         retriever=SimpleNamespace(weights=tuned.weights),
         thresholds=tuned.thresholds,
+        conversation=SimpleNamespace(thresholds=tuned.followups),
     )
 
 

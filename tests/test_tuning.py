@@ -12,13 +12,21 @@ import pytest
 from qa.answer import Answer
 from qa.evaluation import run as evaluation_run
 from qa.evaluation import tuning
-from qa.evaluation.gold import GoldQuestion, load_gold
+from qa.evaluation.gold import Conversation, GoldQuestion, load_conversations, load_gold
 from qa.evaluation.metrics import METRICS, summarise
-from qa.tuned import TUNED_FILE, Thresholds, Weights, load_tuned
+from qa.tuned import TUNED_FILE, FollowUps, Thresholds, Weights, load_tuned
 from tests.conftest import CORPUS, FakeIndex
 from tests.fake_embedder import FakeEmbedder
 
 _TINY_GRID = {"dense": (0.4, 0.6), "draft_penalty": (0.0, 0.8), "min_dense": (0.5, 2.0), "min_bm25": (3.0,)}
+_TINY_FOLLOWUP_GRID = {"plan_words": (2.0, 9.0), "own_words": (4.0,), "subject_boost": (1.0, 2.0)}
+
+
+@pytest.fixture(scope="module")
+def few_conversations() -> list[Conversation]:
+    """Two dev conversations (one changes topic) and one test conversation."""
+    by_id = {c.id: c for c in load_conversations()}
+    return [by_id["conv-001"], by_id["conv-003"], by_id["conv-004"]]
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +123,9 @@ def corpus_copy(tmp_path: Path, small_gold, monkeypatch: pytest.MonkeyPatch) -> 
     shutil.copytree(CORPUS, corpus)
     monkeypatch.setattr(tuning, "GRID", _TINY_GRID)
     monkeypatch.setattr(tuning, "load_gold", lambda: small_gold)
+    monkeypatch.setattr(tuning, "FOLLOWUP_GRID", _TINY_FOLLOWUP_GRID)
+    few = [c for c in load_conversations() if c.id in ("conv-001", "conv-003", "conv-004")]
+    monkeypatch.setattr(tuning, "load_conversations", lambda: few)
     monkeypatch.setattr(tuning, "_assistant", lambda settings: Assistant(settings, embedder=FakeEmbedder()))
     return corpus
 
@@ -145,6 +156,11 @@ def test_qa_tune_writes_tuned_json_that_round_trips(
     assert datetime.fromisoformat(str(p["date"])).tzinfo is not None
     assert isinstance(p["commit"], str) and p["commit"]
     assert (corpus_copy / TUNED_FILE).stat().st_mode & 0o777 == 0o644  # readable by whoever serves it
+    # The follow-up thresholds, from the dev conversations, with their own provenance.
+    assert tuned.followups == FollowUps(**printed["followups"])
+    assert tuned.followups.plan_words in (2.0, 9.0) and tuned.followups.subject_boost in (1.0, 2.0)
+    assert p["followups"]["split"] == "dev" and p["followups"]["n_turns"] == 4
+    assert p["followups"]["grid"] == {k: list(v) for k, v in _TINY_FOLLOWUP_GRID.items()}
     assert (CORPUS / TUNED_FILE).read_bytes() == ours, "the repository's corpus/ is never tuned by a test"
 
 
@@ -157,3 +173,49 @@ def test_qa_tune_dry_run_writes_nothing(
     assert "Tuned on the dev split only (3 questions)" in out and "--dry-run" in out
     assert (corpus_copy / TUNED_FILE).read_bytes() == before
     assert sorted(p.name for p in corpus_copy.glob(".tuned-*")) == []
+
+
+# --- follow-ups -----------------------------------------------------------------------------------
+
+
+def test_tune_followups_reads_only_the_dev_conversations(
+    fake_assistant, few_conversations, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    asked: list[str] = []
+    real_ask = fake_assistant.ask
+
+    def spy(question: object, *args: object, **kwargs: object) -> Answer:
+        asked.append(str(question))
+        return real_ask(question, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fake_assistant, "ask", spy)
+    before = fake_assistant.conversation.thresholds
+    found = tuning.tune_followups(fake_assistant, few_conversations, _TINY_FOLLOWUP_GRID)
+    test_questions = {t.question for c in few_conversations if c.split == "test" for t in c.turns}
+    assert asked and not test_questions & set(asked)
+    assert found.n_turns == 4  # the later turns of the two dev conversations
+    # 那谁负责? follows on and 另外问一下,垃圾分类… does not, whichever plan_words: no mistake.
+    assert found.after["carry_over_mistakes"] == 0.0 and found.after["wrong_carry_over"] == 0.0
+    assert found.followups.plan_words == before.plan_words  # ties keep the starting value
+    assert found.followups.new_words == before.new_words  # not in the grid: kept
+    assert fake_assistant.conversation.thresholds == before  # the assistant keeps its values
+
+
+def test_tune_followups_needs_dev_conversations(fake_assistant, few_conversations) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="no dev dialogue"):
+        tuning.tune_followups(fake_assistant, [c for c in few_conversations if c.split == "test"])
+
+
+def test_qa_tune_followups_only_keeps_everything_else(
+    corpus_copy: Path, index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = load_tuned(corpus_copy)
+    assert _tune(corpus_copy, index_dir, "--followups-only") == 0
+    assert "Follow-ups tuned on the dev conversations only (4 later turns)" in capsys.readouterr().out
+    after = load_tuned(corpus_copy)
+    assert (after.weights, after.thresholds) == (before.weights, before.thresholds)
+    p = dict(after.provenance or {})
+    assert {k: v for k, v in p.items() if k != "followups"} == {
+        k: v for k, v in (before.provenance or {}).items() if k != "followups"
+    }
+    assert p["followups"]["split"] == "dev" and p["followups"]["commit"]

@@ -30,7 +30,8 @@ scored on its listed results and also counts as a false abstention. Latency is
 ``time.perf_counter`` around the k=5 call.
 
 ``EvalRun`` holds one run's outcomes and summarises them: by split, by kind, by configuration, and
-abstention by kind with its counts. It lives here, below the run, the report and tuning, so each of
+abstention by kind with its counts; with the conversations' turns (``TurnOutcome``, asked by
+``qa.evaluation.conversations``), their turn-level figures per split (``summarise_turns``). It lives here, below the run, the report and tuning, so each of
 those can read a run without importing the others.
 """
 
@@ -70,6 +71,10 @@ __all__ = [
     "abstention_counts",
     "rounded",
     "EvalRun",
+    "TurnOutcome",
+    "TURN_GROUPS",
+    "summarise_turns",
+    "conversation_metrics",
     "format_metric",
     "format_values",
 ]
@@ -321,6 +326,82 @@ def rounded(m: Metrics) -> Metrics:
     return {k: (None if v is None else round(v, 1 if k.endswith("_ms") else 4)) for k, v in m.items()}
 
 
+# --- conversations, turn by turn (asked by qa.evaluation.conversations) ----------------------------
+
+TURN_GROUPS = ("first", "follow_ups", "new_topics")
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """One turn of one conversation, answered with the context of the assistant's previous answer."""
+
+    conversation: str
+    turn: int  # 1-based
+    split: str
+    question: str
+    should_follow: bool
+    followed: bool  # the answer took the previous answer's subject
+    should_abstain: bool
+    abstained: bool
+    first_rank: int | None  # of the first relevant result within the k=5 answer; None: none there
+    top: str | None  # doc_id#clause at rank 1
+    subject: str | None  # what a follow-up took as its subject, as the answer named it
+
+    @property
+    def group(self) -> str:
+        if self.turn == 1:
+            return "first"
+        return "follow_ups" if self.should_follow else "new_topics"
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def summarise_turns(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
+    """The figures of the module docstring over a set of turns (one split, usually)."""
+    out: dict[str, Any] = {}
+    for group in TURN_GROUPS:
+        turns = [o for o in outcomes if o.group == group]
+        answerable = [o for o in turns if not o.should_abstain]
+        ranks = [o.first_rank for o in answerable]
+        m: Metrics = {
+            "n": len(turns),
+            "hit_at_1": hit_at_k(ranks, 1),
+            "hit_at_5": hit_at_k(ranks, K),
+            "followed": _share([o.followed for o in turns]),
+            "abstain_right": _share([o.abstained == o.should_abstain for o in turns]),
+        }
+        out[group] = m
+    later = [o for o in outcomes if o.turn > 1]
+    previous = {(o.conversation, o.turn): o for o in outcomes}
+    after_right = [
+        o.first_rank
+        for o in later
+        if o.should_follow
+        and not o.should_abstain
+        and (before := previous.get((o.conversation, o.turn - 1))) is not None
+        and before.first_rank == 1
+    ]
+    follow_ups, new_topics = out["follow_ups"], out["new_topics"]
+    follow_ups["hit_at_1_after_right"] = hit_at_k(after_right, 1)
+    follow_ups["n_after_right"] = len(after_right)
+    new_topics["wrong_carry_over"] = _share([o.followed for o in later if not o.should_follow])
+    out["carry_over_accuracy"] = _share([o.followed == o.should_follow for o in later])
+    return out
+
+
+def conversation_metrics(outcomes: Sequence[TurnOutcome]) -> dict[str, Any]:
+    """``qa eval --json``'s ``conversations`` object: the figures per split, rounded."""
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        figures = summarise_turns([o for o in outcomes if o.split == split])
+        out[split] = {
+            k: (rounded(v) if isinstance(v, dict) else rounded({k: v})[k]) for k, v in figures.items()
+        }
+    return out
+
+
 # --- one run --------------------------------------------------------------------------------------
 
 
@@ -336,6 +417,8 @@ class EvalRun:
     tuning: dict[str, Any]
     # The full pipeline's answer quality by split (qa.evaluation.answers); empty when not measured.
     answers: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # The conversations, turn by turn, through the full pipeline (qa.evaluation.conversations).
+    turns: list[TurnOutcome] = field(default_factory=list)
 
     def select(self, config: str, split: str | None = None, kind: str | None = None) -> list[Outcome]:
         return [
@@ -346,7 +429,8 @@ class EvalRun:
 
     def metrics(self) -> dict[str, Any]:
         """The ``qa eval --json`` object: splits, kinds and abstention by kind for the full pipeline,
-        configurations on test, and the tuned values' file and provenance."""
+        configurations on test, the conversations turn by turn per split, and the tuned values'
+        file and provenance."""
         return {
             "n": len(self.gold),
             "splits": {s: rounded(summarise(self.select("full", s))) for s in SPLITS},
@@ -357,6 +441,7 @@ class EvalRun:
             },
             "tuned": {"file": self.tuning.get("file"), "provenance": self.tuning.get("provenance")},
             **({"answers": self.answers} if self.answers else {}),
+            **({"conversations": conversation_metrics(self.turns)} if self.turns else {}),
         }
 
     def configs(self) -> list[str]:

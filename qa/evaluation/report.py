@@ -26,6 +26,7 @@ from qa.evaluation.gold import EVAL_DIR, SPLITS, GoldQuestion
 from qa.evaluation.metrics import (
     ABSTENTION_KEYS,
     METRICS,
+    TURN_GROUPS,
     EvalRun,
     K,
     Outcome,
@@ -150,6 +151,7 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
         f"- Chunking: chunk_size {s.chunk_size}, chunk_overlap {s.chunk_overlap}; k = {K} (MRR looks to 10)",
         f"- Retrieval weights: {format_values(run_.tuning.get('weights', {}))}",
         f"- Abstention thresholds: {format_values(run_.tuning.get('thresholds', {}))}",
+        f"- Follow-up thresholds: {format_values(run_.tuning.get('followups', {}))}",
         f"- Tuned values from: {describe_tuned(metrics['tuned'])}",
         f"- Gold set: {len(run_.gold)} questions, dev {count['dev']} / test {count['test']} "
         "(`eval/gold.jsonl`; see `eval/README.md`)",
@@ -214,6 +216,7 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
     ]
     if not wrong_abstain:
         lines.append("| — | | none | | |")
+    lines += _conversation_lines(run_, metrics)
     (directory / "REPORT.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     results = {
@@ -224,6 +227,7 @@ def write_report(run_: EvalRun, directory: Path = EVAL_DIR) -> dict[str, Any]:
         "tuning": run_.tuning,
         "metrics": metrics,
         "configs_by_split": by_config,
+        "turns": [asdict(t) for t in run_.turns],
         "questions": [
             {
                 **{k: v for k, v in asdict(q).items()},
@@ -252,6 +256,70 @@ def repo_path(path: Path) -> str:
     """A path inside the repository relative to it (the same in every checkout), another as it is."""
     resolved = path.resolve()
     return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _conversation_lines(run_: EvalRun, metrics: Mapping[str, Any]) -> list[str]:
+    """The conversations section: the turn-level figures per split and the test turns that went wrong."""
+    figures = metrics.get("conversations")
+    if not figures:
+        return []
+    n_conv = {s: len({t.conversation for t in run_.turns if t.split == s}) for s in SPLITS}
+    lines = [
+        "",
+        "## Conversations, turn by turn",
+        "",
+        "`eval/conversations.jsonl`, asked in order; each turn after the first carries the context of the",
+        "assistant's own answer to the turn before, as `qa chat` and `qa ask --context` do. `first`: the first",
+        "turns, asked alone. `follow_ups`: turns without a subject of their own (那谁负责?); `followed` is the",
+        "share the assistant took as follow-ups, `hit_at_1_after_right` their hit@1 when the turn before was",
+        "right at rank 1. `new_topics`: later turns with a subject of their own; `wrong_carry_over` is the",
+        "share answered as a follow-up. `carry_over_accuracy`: later turns followed when they should and",
+        "answered afresh when they should. Details: the docstring of `qa/evaluation/conversations.py`.",
+        "",
+        "| split | conversations | turns | group | n | hit@1 | hit@5 | followed | abstained right | "
+        "wrong carry-over | carry-over accuracy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        f = figures[split]
+        for group in TURN_GROUPS:
+            g = f[group]
+            lines.append(
+                f"| {split} | {n_conv[split]} | {sum(1 for t in run_.turns if t.split == split)} | {group} "
+                f"| {g['n']} | {format_metric(g['hit_at_1'])} | {format_metric(g['hit_at_5'])} "
+                f"| {format_metric(g['followed'])} | {format_metric(g['abstain_right'])} "
+                f"| {format_metric(g.get('wrong_carry_over'))} | {format_metric(f['carry_over_accuracy'])} |"
+            )
+    for split in SPLITS:
+        fu = figures[split]["follow_ups"]
+        lines.append(
+            f"\n{split}: follow-ups hit@1 {format_metric(fu['hit_at_1'])} "
+            f"({format_metric(fu['hit_at_1_after_right'])} over the {fu['n_after_right']} whose previous turn "
+            f"was right at rank 1); wrong carry-over {format_metric(figures[split]['new_topics']['wrong_carry_over'])}."
+        )
+    wrong = [
+        t
+        for t in run_.turns
+        if t.split == "test"
+        and t.turn > 1
+        and (t.followed != t.should_follow or (not t.should_abstain and t.first_rank != 1))
+    ]
+    lines += [
+        "",
+        "### Test-split turns after the first that miss at rank 1 or carry over wrongly",
+        "",
+        "| conversation | turn | question | should follow | followed (subject) | rank 1 | first relevant rank |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {t.conversation} | {t.turn} | {t.question} | {t.should_follow} | {t.followed}"
+            f"{f' ({t.subject})' if t.subject else ''} | {t.top or 'nothing'} "
+            f"| {t.first_rank if t.first_rank is not None else '>5'} |"
+            for t in wrong
+        ),
+    ]
+    if not wrong:
+        lines.append("| — | | none | | | | |")
+    return lines
 
 
 def _json_lines(results: Mapping[str, Any]) -> str:

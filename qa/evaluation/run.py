@@ -24,7 +24,16 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from qa.evaluation.answers import score_answers
-from qa.evaluation.gold import EVAL_DIR, SPLITS, THRESHOLDS_PATH, GoldQuestion, load_gold
+from qa.evaluation.conversations import ask_conversations
+from qa.evaluation.gold import (
+    EVAL_DIR,
+    SPLITS,
+    THRESHOLDS_PATH,
+    Conversation,
+    GoldQuestion,
+    load_conversations,
+    load_gold,
+)
 from qa.evaluation.metrics import (
     ABSTENTION_KEYS,
     METRICS,
@@ -157,9 +166,11 @@ def run(
     assistant: Assistant | None = None,
     baseline: Baseline | None = None,
     gold: Sequence[GoldQuestion] | None = None,
+    conversations: Sequence[Conversation] | None = None,
     progress: bool = False,
 ) -> EvalRun:
-    """Every gold question (of ``split``, or both) through every configuration, in one process.
+    """Every gold question (of ``split``, or both) through every configuration, in one process;
+    with the full pipeline, every conversation too, turn by turn (``qa.evaluation.conversations``).
 
     One ``Assistant`` answers the four modes; the baseline shares its embedder. Each configuration
     answers one warm-up question first, so the first timed question does not pay for loading.
@@ -195,6 +206,10 @@ def run(
                 print(f"\r{name:<9} {i}/{len(questions)}", end="", file=sys.stderr, flush=True)
         if progress:
             print(file=sys.stderr)
+    turns = []
+    if "full" in by_config:
+        dialogues = list(conversations) if conversations is not None else load_conversations()
+        turns = ask_conversations(assistant, dialogues, split)
     weights = assistant.retriever.weights
     answers = {
         split: score_answers(recorded.__getitem__, [q for q in questions if q.split == split])
@@ -211,9 +226,11 @@ def run(
             "thresholds": asdict(assistant.thresholds)
             if isinstance(assistant.thresholds, Thresholds)
             else {},
+            "followups": asdict(assistant.conversation.thresholds),
             **tuned_source(assistant),
         },
         answers,
+        turns,
     )
 
 
@@ -241,7 +258,11 @@ def tuned_source(assistant: Assistant) -> dict[str, Any]:
 
     path = assistant.settings.corpus_dir / TUNED_FILE
     tuned = assistant.tuned
-    in_use = (assistant.retriever.weights, assistant.thresholds) == (tuned.weights, tuned.thresholds)
+    in_use = (assistant.retriever.weights, assistant.thresholds, assistant.conversation.thresholds) == (
+        tuned.weights,
+        tuned.thresholds,
+        tuned.followups,
+    )
     if not (in_use and path.is_file() and load_tuned(path.parent) == tuned):
         return {"file": None, "provenance": dict(tuned.provenance) if tuned.provenance else None}
     return {"file": repo_path(path), "provenance": dict(tuned.provenance or {})}
@@ -304,6 +325,16 @@ def _print_table(metrics: Mapping[str, Any]) -> None:
         print(row(cols))
         for name, m in rows.items():
             print(row([name, *(format_metric(m[k], k) for k in METRICS)]))
+        print()
+    if metrics.get("conversations"):
+        print("对话 · 逐轮 (conversations, turn by turn; later turns carry the previous answer's context)")
+        keys = ("n", "hit_at_1", "hit_at_5", "followed", "wrong_carry_over")
+        print("  ".join(c.ljust(16) for c in ("split / turns", *keys)))
+        for split, f in metrics["conversations"].items():
+            for group in ("first", "follow_ups", "new_topics"):
+                cells = [f"{split} {group}", *(format_metric(f[group].get(k)) for k in keys)]
+                print("  ".join(c.ljust(16) for c in cells))
+            print(f"{split} carry-over accuracy: {format_metric(f['carry_over_accuracy'])}")
         print()
     abstention_widths = [14, *(max(8, len(c)) for c in ABSTENTION_KEYS)]
     print("完整流程 · 按问题类型的拒答 (abstention of the full pipeline by kind, dev+test)")
