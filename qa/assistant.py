@@ -7,7 +7,6 @@ no module builds these again.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from functools import cached_property
 
@@ -78,7 +77,6 @@ class Assistant:
             self.tuned.weights,
             unit_aliases=self.lexicon.unit_aliases,
         )
-        self._lock = threading.Lock()
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_queries([text])[0]
@@ -134,8 +132,9 @@ class Assistant:
             question, self.settings.max_question_chars, self.lexicon if mode == "full" else None
         )
         filters = Filters(doc, section or None, unit or None)
-        with self._lock:  # the embedder and jieba take turns; a question takes milliseconds
-            hits, signals = self.retriever.search(query, k, filters, mode)
+        # No lock: retrieval only reads the index, jieba is initialised under its own lock, and the
+        # embedder batches concurrent questions itself, so several questions are answered at once.
+        hits, signals = self.retriever.search(query, k, filters, mode)
         cue = self.lexicon.cue(query.asks) if mode == "full" else None
         current = self.collection.current_plan
         results = [
