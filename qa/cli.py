@@ -182,6 +182,16 @@ def _k(value: str) -> int:
         raise argparse.ArgumentTypeError(f"k 必须是 {low} 到 {high} 之间的整数,收到 {value!r}") from None
 
 
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"--workers 必须是 1 到 64 之间的整数,收到 {value!r}")
+    return n
+
+
 def _lazy(module: str, name: str) -> Command:
     """A sub-command implemented in its own module, imported only when it runs."""
 
@@ -239,9 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_lazy("qa.evaluation.bench", "cli_bench"))
 
-    p = sub.add_parser("serve", help="启动网页助手")
+    p = sub.add_parser("serve", help="启动网页助手和 REST API(/api/v1)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--workers", type=_workers, default=1, help="进程数(默认 1);共用同一份只读索引和反馈日志")
     p.set_defaults(func=_lazy("qa.web.serving", "cli_serve"))
 
     p = sub.add_parser("loadtest", help="在本机端口启动网页助手并施加并发负载")
