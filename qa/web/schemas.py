@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qa.lexicon import AskKind
 from qa.settings import K_RANGE, Settings
 from qa.web.feedback import MAX_COMMENT_CHARS
 
@@ -47,11 +48,18 @@ EXAMPLE_ANSWER: dict[str, Any] = {
     "question": EXAMPLE_QUESTION,
     "abstained": False,
     "answer": (
+        "第29项 深化电动自行车安全监管(区应急局、区建设管理委、区消防救援支队牵头):"
         "推进电动自行车停放场所和充电设施建设,完善充电设施增补,形成规模适度、安全便捷的电动自行车充换电基础设施体系。\n"
         "——《长宁区城市管理精细化三年行动计划(2024-2026年)》第29项 深化电动自行车安全监管\n"
-        "牵头单位:区应急局、区建设管理委、区消防救援支队\n"
         "版本说明:正式版新增此项,草案中没有对应任务。"
     ),
+    "lead": (
+        "第29项 深化电动自行车安全监管(区应急局、区建设管理委、区消防救援支队牵头):"
+        "推进电动自行车停放场所和充电设施建设,完善充电设施增补,形成规模适度、安全便捷的电动自行车充换电基础设施体系。"
+    ),
+    "coverage": "answered",
+    "asks": "who",
+    "missing": None,
     "results": [
         {
             "rank": 1,
@@ -174,7 +182,15 @@ class AnswerResponse(BaseModel):
 
     question: str
     abstained: bool = Field(description="为 true 时文件中没有直接回答;results 仅是可能相关的条款")
-    answer: str
+    answer: str = Field(description="回答全文:先一句话,再是计划原文、出处和版本说明")
+    lead: str = Field(description="回答开头的那一句话:哪一项、谁牵头、回答问题的原句")
+    coverage: Literal["answered", "partial", "none"] = Field(
+        description="answered 已回答;partial 文件涉及这个话题但没有写所问的细节(见 missing);none 没有回答"
+    )
+    asks: AskKind = Field(
+        description="问题问的是什么:金额、日期、数量、联系方式、谁、地点、原因、做法、列举、是否、是什么"
+    )
+    missing: str | None = Field(description="coverage 为 partial 时,文件中没有写的那部分")
     results: list[ResultOut]
 
 
