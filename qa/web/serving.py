@@ -62,12 +62,14 @@ def create_app(
     page: bool = True,
     service: AnswerService | None = None,
     collection: Collection | None = None,
+    page_proxy: str | None = None,
 ) -> ASGIApp:
     """The whole application: ``/api/v1`` and, with ``page``, the page at ``/``.
 
     ``assistant`` may be None when ``service`` is given and its assistant is attached later
     (the health endpoint says "loading" until then); the documents then come from
-    ``collection``, and there is no page.
+    ``collection``, and there is no page. With ``page_proxy`` (a Unix socket), everything but
+    ``/api/v1`` is passed through to the process that serves the page there.
     """
     service = service or AnswerService(assistant)
     if assistant is not None:
@@ -89,6 +91,10 @@ def create_app(
         # max_file_size=0: belt and braces, the guard refuses uploads before Gradio sees them.
         gr.mount_gradio_app(api, demo, path="/", max_file_size=0, **page_options())
         app = GradioGuard(api, demo, settings, collection)
+    elif page_proxy is not None:
+        from qa.web.replicas import PageProxy
+
+        app = PageProxy(api, page_proxy)
     return BodyLimit(
         app,
         [(API_PREFIX, MAX_BODY_BYTES), ("/gradio_api", GRADIO_MAX_BODY_BYTES)],
