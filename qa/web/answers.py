@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, TypeVar
 import orjson
 
 from qa.assistant import Assistant
-from qa.query import normalise
+from qa.query import parse_query
 from qa.settings import check_k
 
 __all__ = ["AnswerService", "AnswerCache", "Busy", "Reply", "build_id", "cores"]
@@ -161,11 +161,17 @@ class AnswerService:
     def key(
         self, question: str, k: int | None, doc: str | None, section: str | None, unit: str | None
     ) -> tuple[object, ...]:
-        """The cache key: everything the answer depends on. The caller has bounded the question's
-        length; the answer depends on its normalised form only (the raw text is just echoed)."""
+        """The cache key: everything the answer depends on. The answer depends on the normalised
+        question only (the question as asked is just echoed back).
+
+        Raises:
+            InvalidQuestion: the question is over-long (checked first, in constant time), empty or
+                wordless; refused here, before it takes an answering slot.
+        """
         assert self.assistant is not None
+        text = parse_query(question, self.assistant.settings.max_question_chars).text
         resolved_k = self.assistant.settings.k if k is None else k
-        return (self.build_id, normalise(question), resolved_k, doc or None, section or None, unit or None)
+        return (self.build_id, text, resolved_k, doc or None, section or None, unit or None)
 
     async def answer(
         self,

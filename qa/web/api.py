@@ -167,14 +167,14 @@ def _check_filters(request: Request, body: AskRequest) -> None:
             f"未知文档 {body.doc[:40]!r};可用的文档编号:{ids}",
             f"Unknown document {body.doc[:40]!r}; the doc_ids are: {ids}",
         )
-    if body.section and body.section not in choices["section"]:
+    if body.section is not None and body.section not in choices["section"]:
         raise ApiError(
             422,
             "unknown_section",
             f"未知的章节 {body.section[:40]!r};可用:{'、'.join(choices['section'])}",
             f"Unknown section {body.section[:40]!r}; the sections are: {', '.join(choices['section'])}",
         )
-    if body.unit and body.unit not in choices["unit"]:
+    if body.unit is not None and body.unit not in choices["unit"]:
         raise ApiError(
             422,
             "unknown_unit",

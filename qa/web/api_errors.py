@@ -7,6 +7,7 @@ CLI and the page use (问题太长…, k 必须是 1 到 20 之间的整数…),
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -55,7 +56,10 @@ class ApiError(Exception):
 
 
 def error_body(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": {"code": code, "message": message}})
+    # A message may quote the request, and a request may hold lone surrogates (valid JSON escapes,
+    # not UTF-8): they become U+FFFD rather than an encoding error.
+    safe = message.encode("utf-8", "replace").decode("utf-8")
+    return orjson.dumps({"error": {"code": code, "message": safe}})
 
 
 def error_response(
@@ -151,7 +155,7 @@ def _validation_error(
         )
     if field == "k":
         low, high = K_RANGE
-        shown = orjson.dumps(value).decode()[:40] if value is not None else "null"
+        shown = json.dumps(value, ensure_ascii=False, default=str)[:40] if value is not None else "null"
         return (
             422,
             "invalid_parameter",
@@ -181,6 +185,13 @@ def _validation_error(
             "invalid_parameter",
             f'{name} 必须是文字的列表,如 ["plan-final#29"]。',
             f'{field} must be a list of strings such as ["plan-final#29"].',
+        )
+    if kind == "string_unicode":
+        return (
+            422,
+            "invalid_parameter",
+            f"{name} 含有无效的字符编码(不是有效的 UTF-8 文本)。",
+            f"{field} holds characters that are not valid Unicode text.",
         )
     if kind in ("string_type", "str_type"):
         nullable = field not in ("question", "answer", "comment")

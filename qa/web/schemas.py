@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from qa.lexicon import AskKind
+from qa.query import MEANINGFUL
 from qa.settings import K_RANGE, Settings
 from qa.web.feedback import MAX_COMMENT_CHARS
 
@@ -114,6 +115,17 @@ class ErrorResponse(BaseModel):
     )
 
 
+def _json_integer(value: object) -> object:
+    """What JSON Schema calls an integer: a number with no fraction, not a string or a boolean."""
+    if isinstance(value, bool | str):
+        raise ValueError("not an integer")
+    return value
+
+
+# 5.0 is the JSON integer 5 (strict=False lets it through); "5" and true are not (_json_integer).
+_K = Annotated[int, Field(ge=K_RANGE[0], le=K_RANGE[1], strict=False), BeforeValidator(_json_integer)]
+
+
 class AskRequest(BaseModel):
     """一个问题,以及可选的返回条数和筛选条件。"""
 
@@ -132,12 +144,13 @@ class AskRequest(BaseModel):
     question: str = Field(
         min_length=1,
         max_length=MAX_QUESTION_CHARS,
-        description="问题,中文或英文;英文提问时说明文字和错误信息也用英文",
+        # Stated, not enforced by pydantic: the assistant refuses a wordless question with its own
+        # message (and a blank one as empty), in the asker's language.
+        json_schema_extra={"pattern": MEANINGFUL},
+        description="问题,中文或英文,至少含一个汉字、字母或数字;英文提问时说明文字和错误信息也用英文",
         examples=[EXAMPLE_QUESTION, "第29项的牵头单位是哪些?", "Who is responsible for garbage sorting?"],
     )
-    k: int | None = Field(
-        default=None, ge=K_RANGE[0], le=K_RANGE[1], description="返回的引用条款数,1-20,默认 5", examples=[5]
-    )
+    k: _K | None = Field(default=None, description="返回的引用条款数,1-20,默认 5", examples=[5])
     doc: str | None = Field(default=None, description="只在这份文档中查找(doc_id)", examples=["plan-final"])
     section: str | None = Field(
         default=None,
