@@ -255,9 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_workers, default=1, help="进程数(默认 1);共用同一份只读索引和反馈日志")
     p.set_defaults(func=_lazy("qa.web.serving", "cli_serve"))
 
-    p = sub.add_parser("loadtest", help="在本机端口启动网页助手并施加并发负载")
+    p = sub.add_parser("loadtest", help="在本机端口启动问答助手,通过 REST API 和 Gradio 施加并发负载")
+    p.add_argument("--api", choices=["rest", "gradio", "both"], default="both", help="测哪条路径(默认两条)")
     p.add_argument("--clients", type=int, default=32)
-    p.add_argument("--questions", type=int, default=20)
+    p.add_argument("--questions", type=int, default=20, help="每个客户端的问题数(缓存阶段为 5 倍)")
+    p.add_argument("--workers", type=_workers, default=1, help="服务器进程数(qa serve --workers)")
+    p.add_argument("--settle", type=float, default=30.0, help="负载结束后等多少秒再量一次内存")
+    p.add_argument("--soak", type=int, default=0, help="再发这么多个不用缓存的问题,每十分之一量一次内存")
+    p.add_argument("--no-baseline", action="store_true", help="不测进程内的延迟(目标比例随之不算)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_lazy("qa.evaluation.loadtest", "cli_loadtest"))
     return parser
