@@ -1,8 +1,10 @@
 """``qa serve --workers N``: N processes answer on one port, over one read-only index and feedback log.
 
-The parent builds (or checks) the index once, binds the port, and starts N workers that share its
-listening socket: the kernel hands each new connection to whichever worker accepts it first. Each
-worker loads its own assistant and answers ``/api/v1`` itself, so the API uses every core.
+The parent builds (or checks) the index once, holds the port, and starts N workers. Each worker
+loads its own assistant and only then opens its own listening socket on the port with
+``SO_REUSEPORT``: the kernel spreads new connections over the workers by their addresses, so the
+API uses every core (one shared socket would hand nearly every connection to whichever worker's
+event loop is idle, and it always is: answers are computed on threads).
 
 The page is different: Gradio keeps a visitor's session and queue in the memory of one process, and
 a browser's requests arrive over several connections. So worker 0 alone runs the page; it also
@@ -73,16 +75,17 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int
     if build.returncode != 0:
         return 2
     try:
-        listener = socket.create_server((host, port), backlog=2048)
+        # Bound, never listening: it keeps the port for the workers (and for a restarted one) and
+        # takes no connections itself. Only sockets of this user may join it with SO_REUSEPORT.
+        holder = _reuse_port_socket(host, port)
     except OSError as err:
         print(f"错误:无法监听 {host}:{port}({err.strerror or err});请换一个端口。", file=sys.stderr)
         return 2
-    listener.set_inheritable(True)
     folder = Path(tempfile.mkdtemp(prefix="qa-serve-"))
     page_socket = folder / "page.sock"
     ready_r, ready_w = os.pipe()
     os.set_inheritable(ready_w, True)
-    supervisor = _Supervisor(listener, page_socket, ready_w, env, workers)
+    supervisor = _Supervisor(host, port, page_socket, ready_w, env, workers)
     stopping: list[int] = []
 
     def stop(signum: int, _frame: Any) -> None:
@@ -124,7 +127,7 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int
         supervisor.stop_all()
         for s, handler in previous.items():
             signal.signal(s, handler)
-        listener.close()
+        holder.close()
         os.close(ready_r)
         os.close(ready_w)
         with contextlib.suppress(OSError):
@@ -134,19 +137,26 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int
     return status
 
 
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` that other sockets of this user may share."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class _Supervisor:
     """Starts the workers, starts again one that dies after it was ready, stops them all."""
 
-    def __init__(
-        self, listener: socket.socket, page_socket: Path, ready_fd: int, env: dict[str, str], n: int
-    ):
-        self.listener, self.page_socket, self.ready_fd, self.env, self.n = (
-            listener,
-            page_socket,
-            ready_fd,
-            env,
-            n,
-        )
+    def __init__(self, host: str, port: int, page_socket: Path, ready_fd: int, env: dict[str, str], n: int):
+        self.host, self.port = host, port
+        self.page_socket, self.ready_fd, self.env, self.n = page_socket, ready_fd, env, n
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.ready: set[int] = set()
         self.restarts: list[float] = []
@@ -156,8 +166,10 @@ class _Supervisor:
             sys.executable,
             "-m",
             "qa.web.replicas",
-            "--fd",
-            str(self.listener.fileno()),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
             "--worker",
             str(worker),
             "--page-socket",
@@ -167,7 +179,7 @@ class _Supervisor:
         ]
         self.ready.discard(worker)
         self.processes[worker] = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=self.env, pass_fds=(self.listener.fileno(), self.ready_fd)
+            command, cwd=REPO_ROOT, env=self.env, pass_fds=(self.ready_fd,)
         )
 
     def start_all(self) -> None:
@@ -314,7 +326,7 @@ async def _disconnected(receive: Receive) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# One worker: ``python -m qa.web.replicas --fd N --worker I --page-socket PATH --ready-fd M``
+# One worker: ``python -m qa.web.replicas --host H --port P --worker I --page-socket PATH --ready-fd M``
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -324,7 +336,6 @@ def _worker(args: argparse.Namespace) -> int:
     from qa.errors import QAError
     from qa.web.serving import create_app, uvicorn_config, warm_up
 
-    listener = socket.socket(fileno=args.fd)
     settings = load_settings()
     try:
         assistant = Assistant(settings)
@@ -332,6 +343,9 @@ def _worker(args: argparse.Namespace) -> int:
         print(f"错误:{err}", file=sys.stderr)
         return 2
     warm_up(assistant)
+    # Listening only now, loaded: until then the kernel gives this worker's share to the others.
+    listener = _reuse_port_socket(args.host, args.port)
+    listener.listen(2048)
     sockets = [listener]
     if args.worker == 0:
         app = create_app(settings, assistant, page=True)
@@ -363,7 +377,8 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m qa.web.replicas", description="one worker of qa serve --workers"
     )
-    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--worker", type=int, required=True)
     parser.add_argument("--page-socket", required=True)
     parser.add_argument("--ready-fd", type=int, required=True)
