@@ -7,7 +7,6 @@ no module builds these again.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from functools import cached_property
 
@@ -89,7 +88,6 @@ class Assistant:
             self.tuned.followups,
             load_cues(self.settings.corpus_dir / "lexicon"),
         )
-        self._lock = threading.Lock()
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_queries([text])[0]
@@ -152,15 +150,16 @@ class Assistant:
         )
         carried = self.conversation.read_context(context, query.english)
         filters = Filters(doc, section or None, unit or None)
+        # No lock: retrieval only reads the index, jieba is initialised under its own lock, and the
+        # embedder batches concurrent questions itself, so several questions are answered at once.
         follow: FollowUp | None = None
-        with self._lock:  # the embedder and jieba take turns; a question takes milliseconds
-            hits, signals = self.retriever.search(query, k, filters, mode)
-            if mode == "full":
-                follow = self.conversation.follow(query, carried, hits, signals)
-            if follow is not None:  # searched again, within what the previous answer cited
-                query = follow.query
-                hits, signals = self.retriever.search(query, k, filters, mode, follow.scope)
-                signals = replace(signals, routed=True)
+        hits, signals = self.retriever.search(query, k, filters, mode)
+        if mode == "full":
+            follow = self.conversation.follow(query, carried, hits, signals)
+        if follow is not None:  # searched again, within what the previous answer cited
+            query = follow.query
+            hits, signals = self.retriever.search(query, k, filters, mode, follow.scope)
+            signals = replace(signals, routed=True)
         cue = self.lexicon.cue(query.asks) if mode == "full" else None
         current = self.collection.current_plan
         results = [

@@ -9,13 +9,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from qa.documents import AUTHORITY_LABELS, VERSION_LABELS, Collection, load_collection
+from qa.catalog import clause_detail, document_detail, document_list, find_clause
+from qa.documents import AUTHORITY_LABELS, VERSION_LABELS, Collection, Document, load_collection
 from qa.errors import InvalidContext, InvalidQuestion, QAError
 from qa.plan_format import clause_label
 from qa.query import question_too_long
 from qa.settings import K_RANGE, Settings, check_k, load_settings
 from qa.storage import check_location
-from qa.structure import parse_clauses
+from qa.structure import Clause, parse_clauses
 
 __all__ = ["main", "format_answer"]
 
@@ -33,7 +34,7 @@ def _collection(settings: Settings) -> Collection:
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     coll = _collection(settings)
     if args.json:
-        _print_json([d.meta() for d in coll.documents])
+        _print_json(document_list(coll))
         return 0
     print(f"文档集:{coll.title}")
     for d in coll.documents:
@@ -46,11 +47,15 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     doc = _collection(settings).get(args.doc_id)
+    if args.clause is not None:
+        if args.json:
+            _print_json(clause_detail(doc, args.clause))
+        else:
+            _print_clause(doc, find_clause(doc, args.clause))
+        return 0
     clauses = parse_clauses(doc)
     if args.json:
-        meta = doc.meta()
-        meta.pop("chars")
-        _print_json({**meta, "text": doc.text, "clauses": [_clause_json(c.as_dict()) for c in clauses]})
+        _print_json(document_detail(doc))
         return 0
     print(f"{doc.cite_title}")
     print(
@@ -64,18 +69,17 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         print(doc.text)
         return 0
     for c in clauses:
-        head = clause_label(int(c.clause)) if c.kind == "task" else f"{c.clause}"
-        print(f"【{head}】{c.title}" + (f"  〔{c.section}〕" if c.section else ""))
-        if c.lead_units:
-            print(f"  牵头单位:{'、'.join(c.lead_units)}")
-        print(f"  {doc.text[c.start : c.end]}")
-        print()
+        _print_clause(doc, c)
     return 0
 
 
-def _clause_json(d: dict[str, object]) -> dict[str, object]:
-    d.pop("kind", None)
-    return d
+def _print_clause(doc: Document, c: Clause) -> None:
+    head = clause_label(int(c.clause)) if c.kind == "task" else f"{c.clause}"
+    print(f"【{head}】{c.title}" + (f"  〔{c.section}〕" if c.section else ""))
+    if c.lead_units:
+        print(f"  牵头单位:{'、'.join(c.lead_units)}")
+    print(f"  {doc.text[c.start : c.end]}")
+    print()
 
 
 def _assistant(settings: Settings, progress: bool = True):  # noqa: ANN202 - heavy import kept lazy
@@ -235,6 +239,16 @@ def _k(value: str) -> int:
         raise argparse.ArgumentTypeError(f"k 必须是 {low} 到 {high} 之间的整数,收到 {value!r}") from None
 
 
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"--workers 必须是 1 到 64 之间的整数,收到 {value!r}")
+    return n
+
+
 def _lazy(module: str, name: str) -> Command:
     """A sub-command implemented in its own module, imported only when it runs."""
 
@@ -257,8 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_docs)
 
-    p = sub.add_parser("show", help="显示一份文档及其条款")
+    p = sub.add_parser("show", help="显示一份文档及其条款,或其中一条")
     p.add_argument("doc_id")
+    p.add_argument("clause", nargs="?", default=None, help="只显示这一条:任务序号(如 29)或部分编号(如 一)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
 
@@ -306,14 +321,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_lazy("qa.evaluation.bench", "cli_bench"))
 
-    p = sub.add_parser("serve", help="启动网页助手")
+    p = sub.add_parser("serve", help="启动网页助手和 REST API(/api/v1)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--workers", type=_workers, default=1, help="进程数(默认 1);共用同一份只读索引和反馈日志")
     p.set_defaults(func=_lazy("qa.web.serving", "cli_serve"))
 
-    p = sub.add_parser("loadtest", help="在本机端口启动网页助手并施加并发负载")
+    p = sub.add_parser("loadtest", help="在本机端口启动问答助手,通过 REST API 和 Gradio 施加并发负载")
+    p.add_argument("--api", choices=["rest", "gradio", "both"], default="both", help="测哪条路径(默认两条)")
     p.add_argument("--clients", type=int, default=32)
-    p.add_argument("--questions", type=int, default=20)
+    p.add_argument("--questions", type=int, default=20, help="每个客户端的问题数(缓存阶段为 5 倍)")
+    p.add_argument("--workers", type=_workers, default=1, help="服务器进程数(qa serve --workers)")
+    p.add_argument("--settle", type=float, default=30.0, help="负载结束后等多少秒再量一次内存")
+    p.add_argument("--soak", type=int, default=0, help="再发这么多个不用缓存的问题,每十分之一量一次内存")
+    p.add_argument("--no-baseline", action="store_true", help="不测进程内的延迟(目标比例随之不算)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_lazy("qa.evaluation.loadtest", "cli_loadtest"))
     return parser

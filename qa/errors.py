@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "QAError",
     "UnknownDocument",
+    "UnknownClause",
     "InvalidQuestion",
     "InvalidContext",
     "IndexUnavailable",
@@ -18,6 +19,10 @@ class QAError(Exception):
 
 class UnknownDocument(QAError):
     """A doc_id that is not one of the ten documents."""
+
+
+class UnknownClause(QAError):
+    """A clause number that the document does not have."""
 
 
 class InvalidQuestion(QAError):

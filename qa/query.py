@@ -26,6 +26,7 @@ __all__ = [
     "is_english",
     "find_focus",
     "question_too_long",
+    "MEANINGFUL",
 ]
 
 
@@ -76,7 +77,11 @@ _ADDRESS = re.compile(
 )
 # Enough of a question to tell its language; never more, so refusing a huge one costs nothing.
 _LANGUAGE_SAMPLE = 500
-_MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+# A question needs one character that is a word's: a digit, a Latin letter or a Chinese character,
+# full-width forms and compatibility ideographs included (they normalise to those). Checked on
+# the question as written, so the API's schema states the very same rule (``MEANINGFUL``).
+MEANINGFUL = "[0-9A-Za-z\u3400-\u9fff\uf900-\ufaff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
+_MEANINGFUL = re.compile(MEANINGFUL)
 
 
 @lru_cache(maxsize=1)
@@ -170,7 +175,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         raise InvalidQuestion(
             "Please type a question." if english else "请输入一个问题,例如:电动自行车在楼道充电谁管?"
         )
-    if not _MEANINGFUL.search(text):
+    if not _MEANINGFUL.search(raw):
         raise InvalidQuestion(
             "The question has no words in it; please ask in Chinese or English."
             if english

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qa.errors import InvalidQuestion, QAError
 
-__all__ = ["Settings", "load_settings", "check_k", "K_RANGE", "REPO_ROOT"]
+__all__ = ["Settings", "load_settings", "to_environment", "check_k", "K_RANGE", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 K_RANGE = (1, 20)  # how many cited clauses an answer may carry
@@ -73,6 +73,12 @@ def load_settings(**overrides: object) -> Settings:
         if key in values:
             values[key] = Path(str(values[key]))
     return replace(Settings(), **values)  # type: ignore[arg-type]
+
+
+def to_environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as the ``QA_*`` variables that ``load_settings`` reads back: how a child process
+    (a server worker, a load-test server) gets exactly these settings."""
+    return {_ENV[f.name]: str(getattr(settings, f.name)) for f in fields(Settings)}
 
 
 def _coerce(type_name: object, raw: str, variable: str) -> object:

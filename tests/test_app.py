@@ -230,12 +230,13 @@ def test_ask_is_the_same_object_as_qa_ask_json(page, assistant):
     assert set(out) == set(assistant.ask(ELEVATOR).to_dict())
 
 
-def test_ask_errors_are_escaped_chinese_messages(page):
+def test_ask_errors_are_plain_chinese_messages(page):
+    # The /ask endpoint answers API callers, who read the message as text: nothing is escaped.
     with pytest.raises(gr.Error, match="k 必须是 1 到 20 之间的整数"):
         page.ask(ELEVATOR, 0)
     with pytest.raises(gr.Error) as err:
         page.ask(ELEVATOR, 5, EVIL)
-    assert err.value.message.startswith("未知文档 '&lt;img src=x onerror=alert(1)&gt;'")
+    assert err.value.message.startswith("未知文档 '<img src=x onerror=alert(1)>'")
 
 
 # --- feedback ---------------------------------------------------------------------------------

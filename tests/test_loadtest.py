@@ -130,9 +130,9 @@ def test_small_load_through_the_real_server_stays_on_loopback(server, monkeypatc
 
 
 @pytest.mark.slow
-def test_cli_json(assistant):
+def test_cli_json_measures_both_ways_in_and_the_servers_memory(assistant):
     proc = subprocess.run(
-        [QA, "loadtest", "--clients", "2", "--questions", "2", "--json"],
+        [QA, "loadtest", "--clients", "2", "--questions", "2", "--settle", "0", "--no-baseline", "--json"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -140,17 +140,56 @@ def test_cli_json(assistant):
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert {
-        "clients",
-        "questions",
-        "ok",
-        "errors",
-        "queue_full",
-        "throughput_qps",
-        "p50_ms",
-        "p95_ms",
-        "wall_s",
-    } <= set(report)
-    assert report["clients"] == 2 and report["questions"] == 2
-    assert report["ok"] == 4 and report["errors"] == 0
+    names = [p["name"] for p in report["phases"]]
+    assert names == [
+        "rest uncached 1 client",
+        "rest uncached 2 clients",
+        "rest cached 2 clients",
+        "gradio uncached 1 client",
+        "gradio uncached 2 clients",
+    ]
+    for phase in report["phases"]:
+        assert phase["ok"] == phase["requests"] and phase["errors"] == {}, phase
+        assert phase["p50_ms"] <= phase["p95_ms"] <= phase["p99_ms"]
+    assert report["rss_before_mb"] > 0 and report["rss_after_mb"] > 0 and report["rss_settled_mb"] > 0
+    assert report["targets"]["rest_cached_throughput"]["target"] == ">= 1000 q/s"
     assert "Traceback" not in proc.stderr
+
+
+def test_phase_counts_errors_by_kind_against_a_refusing_server():
+    """A server that answers every question 503, then one that answers 404: busy, then client_error."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refuse(BaseHTTPRequestHandler):
+        status = 503
+
+        def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"error": {"code": "busy", "message": "x"}}'
+            self.send_response(self.status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    Refuse.protocol_version = "HTTP/1.1"
+    server = ThreadingHTTPServer((loadtest.LOOPBACK, 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        busy = loadtest.run_phase(
+            port, "rest", ["电梯"], clients=2, per_client=3, check=loadtest.check_answer
+        )
+        assert busy.ok == 0 and busy.errors == {"busy": 6} and busy.failures == 0
+        Refuse.status = 404
+        missing = loadtest.run_phase(
+            port, "rest", ["电梯"], clients=1, per_client=2, check=loadtest.check_answer
+        )
+        assert missing.errors == {"client_error": 2} and missing.failures == 2
+        late = loadtest.run_phase(port, "rest", ["电梯"], 1, 2, budget_s=-1, check=loadtest.check_answer)
+        assert late.errors == {"not_sent": 2}
+    finally:
+        server.shutdown()

@@ -456,7 +456,11 @@ class Page:
             k: how many cited clauses to return, 1-20 (default 5).
             doc: only search this document (a doc_id, as `qa docs` lists them); empty for all.
         """
-        return self.assistant.ask(question, k=k, doc=doc or None).to_dict()
+        try:
+            return self.assistant.ask(question, k=k, doc=doc or None).to_dict()
+        except QAError as err:
+            # API callers read the message as plain text: not escaped for the page's HTML modal.
+            raise gr.Error(str(err), title="出错了", print_exception=False) from None
 
     def _filter_notice(self, lang: Lang, section: str, unit: str, kept: int) -> str:
         """Which filters the answer was searched within: the reader may have forgotten setting them."""
