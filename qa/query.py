@@ -113,7 +113,7 @@ def is_english(text: str) -> bool:
 VersionIntent = Literal["draft", "compare"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Query:
     raw: str
     text: str

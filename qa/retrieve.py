@@ -47,7 +47,7 @@ class Hit:
         return self.sentences[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Signals:
     """How strongly anything matched, before routing: the abstention decision reads these."""
 
@@ -161,18 +161,20 @@ class Retriever:
             allowed &= scope.mask(len(allowed))
         searched = int(allowed.sum())
         if not searched:
-            return [], Signals(0.0, 0.0, False, query.off_topic, 0.0, False, 0)
+            return [], Signals(
+                top_dense=0.0, top_bm25=0.0, routed=False, off_topic=query.off_topic, searched=0
+            )
         # Signals over the chunks searched: asked within one document, the question must be
         # covered by that document, not by the whole collection.
         doc_role = self._roles.get(filters.doc) if filters.doc else None
         signals = Signals(
-            float(dense[allowed].max()),
-            float(lexical[allowed].max()),
-            query.version == "compare",  # a question about how the versions differ is about the plan
-            query.off_topic,
-            float(plain[allowed].max()),
-            bool(query.roles) and (doc_role is None or doc_role in query.roles),
-            searched,
+            top_dense=float(dense[allowed].max()),
+            top_bm25=float(lexical[allowed].max()),
+            routed=query.version == "compare",  # a question about how the versions differ is about the plan
+            off_topic=query.off_topic,
+            top_bm25_plain=float(plain[allowed].max()),
+            about_document=bool(query.roles) and (doc_role is None or doc_role in query.roles),
+            searched=searched,
         )
         evidence = _Evidence(qvec, {w for w in words if not w.startswith("#")})
         if mode == "dense":
