@@ -144,21 +144,23 @@ def quote(result: Result, english: bool = False) -> str:
 
 
 def asked_sentence(hit: Hit, cue: AskCue | None, stated: bool = False) -> tuple[int, int] | None:
-    """The sentence of the hit that holds what was asked (a figure, a date, an address …): the one
-    that matches most of the kind's patterns, the closest to the question among equals; None when
-    no sentence of the chunk holds it. ``stated`` uses the narrower patterns that show the detail
-    itself is stated (a street's name, not "重点区域")."""
-    patterns = (cue.states or cue.answers) if cue is not None and stated else (cue.answers if cue else ())
-    if not patterns:
+    """The sentence of the hit that holds what was asked (a figure, a date, an address …), the
+    closest to the question among those that do; None when no sentence of the chunk holds it.
+
+    A sentence that states the detail itself (the kind's narrower ``states`` patterns: an address
+    with its postcode, not "寄送") comes before one that only speaks of it; ``stated`` accepts only
+    the former.
+    """
+    if cue is None or not (cue.answers or cue.states):
         return hit.sentence
     text = hit.chunk.text
     spans = list(hit.sentences) + [s for s in split_sentences(text) if s not in hit.sentences]
-    counts = [(sum(1 for p in patterns if p.search(text[s:e])), (s, e)) for s, e in spans]
-    # The closest sentence that holds it, unless another holds it twice over (an address with its
-    # postcode beside a sentence that only says "寄送").
-    first = next((span for count, span in counts if count), None)
-    most = max(counts, default=(0, None), key=lambda c: c[0])
-    return most[1] if most[0] >= 2 else first
+    tiers = [cue.states or cue.answers] if stated else [cue.states, cue.answers]
+    for patterns in tiers:
+        for start, end in spans:
+            if patterns and any(p.search(text[start:end]) for p in patterns):
+                return start, end
+    return None
 
 
 def _highlight(hit: Hit, query: Query, cue: AskCue | None = None) -> tuple[int, int]:
