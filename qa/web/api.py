@@ -56,6 +56,10 @@ __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "create_api", "wants_english"]
 
 _ERRORS_ASK: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "请求体不是 JSON"},
+    404: {
+        "model": ErrorResponse,
+        "description": "追问的 context 中的条款不存在,或与其 doc、version、subject 不符",
+    },
     413: {"model": ErrorResponse, "description": f"请求体超过 {MAX_BODY_BYTES} 字节,未读取即拒绝"},
     422: {
         "model": ErrorResponse,
@@ -106,7 +110,7 @@ def ask_router() -> APIRouter:
                     "citizen": {"summary": "市民提问", "value": {"question": EXAMPLE_QUESTION}},
                     "staff": {
                         "summary": "工作人员:某单位牵头的任务",
-                        "value": {"question": "区房管局负责哪些任务?", "k": 10, "doc": "plan-final"},
+                        "value": {"question": "区房管局负责哪些任务?", "k": 10},
                     },
                     "english": {
                         "summary": "英文提问",
@@ -130,14 +134,22 @@ def ask_router() -> APIRouter:
         no_cache = "no-cache" in request.headers.get("cache-control", "")
         try:
             reply = await service.answer(
-                body.question, body.k, body.doc, body.section, body.unit, body.context, use_cache=not no_cache
+                body.question,
+                body.k,
+                body.doc,
+                body.section,
+                body.unit,
+                body.context.model_dump() if body.context is not None else None,
+                use_cache=not no_cache,
             )
         except Busy as busy:
             raise _busy(str(busy)) from None
         except UnknownDocument as err:
             raise ApiError(422, "unknown_document", str(err)) from None
         except InvalidContext as err:
-            raise ApiError(422, "invalid_context", str(err)) from None
+            # Its fields were checked against the schema: what is left names clauses that do not
+            # exist, or describes them wrongly.
+            raise ApiError(404, "unknown_context", str(err)) from None
         except QAError as err:
             raise ApiError(422, "invalid_question", str(err)) from None
         return _json(reply.body, headers={"X-Cache": "hit" if reply.cached else "miss"})
@@ -282,7 +294,7 @@ def feedback_router(settings: Settings) -> APIRouter:
         "/feedback",
         response_model=FeedbackOut,
         status_code=201,
-        responses={k: v for k, v in _ERRORS_ASK.items() if k != 503},
+        responses={k: v for k, v in _ERRORS_ASK.items() if k not in (404, 503)},
         summary="对回答的 👍/👎 和评论",
         description="追加一行到服务器的反馈日志(与网页的 👍/👎 相同的日志,多进程安全)。",
     )
@@ -318,11 +330,12 @@ def create_api(
     the OpenAPI description as enums.
     """
     units = dict(units or {})
+    plan = collection.current_plan
     app = FastAPI(
-        title="长宁区城市管理精细化三年行动计划 · 问答 API",
+        title=f"{plan.title} · 问答 API",
         version="1.0.0",
         description=(
-            "回答关于《长宁区城市管理精细化三年行动计划(2024-2026年)》的问题,每个回答都给出原文条款。"
+            f"回答关于{plan.cite_title}的问题,每个回答都给出原文条款。"
             '错误为 `{"error": {"code", "message"}}`,message 是一句纯文本,语言随提问(英文提问为英文,默认中文)。'
         ),
         openapi_url=f"{API_PREFIX}/openapi.json",

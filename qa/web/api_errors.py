@@ -183,8 +183,8 @@ def _validation_error(
         return (
             422,
             "invalid_parameter",
-            f'{name} 必须是文字的列表,如 ["plan-final#29"]。',
-            f'{field} must be a list of strings such as ["plan-final#29"].',
+            f'{name} 必须是文字的列表,如 ["<doc_id>#29"]。',
+            f'{field} must be a list of strings such as ["<doc_id>#29"].',
         )
     if kind == "string_unicode":
         return (

@@ -126,6 +126,35 @@ def _json_integer(value: object) -> object:
 _K = Annotated[int, Field(ge=K_RANGE[0], le=K_RANGE[1], strict=False), BeforeValidator(_json_integer)]
 
 
+class ContextIn(BaseModel):
+    """The ``context`` of a previous answer, passed back as it came."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "clauses": ["plan-final#10"],
+                    "doc": "plan-final",
+                    "version": "final",
+                    "subject": "第10项 升级“美丽家园”建设",
+                    "question": "我家是老房子,有加装电梯的计划吗?",
+                    "abstained": False,
+                }
+            ]
+        },
+    )
+
+    clauses: list[str] = Field(max_length=20, description="上一个回答引用的条款编号,如 plan-final#10")
+    doc: str | None = Field(default=None, max_length=500, description="第一个条款所在的文档")
+    version: str | None = Field(default=None, max_length=500, description="第一个条款的版本:final 或 draft")
+    subject: str | None = Field(
+        default=None, max_length=500, description="上一问的主题,如 第10项 升级“美丽家园”建设"
+    )
+    question: str | None = Field(default=None, max_length=500, description="上一个问题")
+    abstained: bool = Field(default=False, description="上一个回答是否表示计划中没有相关内容")
+
+
 class AskRequest(BaseModel):
     """一个问题,以及可选的返回条数和筛选条件。"""
 
@@ -158,23 +187,13 @@ class AskRequest(BaseModel):
         examples=["构筑安全管理体系,提高风险应对能力"],
     )
     unit: str | None = Field(default=None, description="只查这个牵头单位的任务", examples=["区房管局"])
-    context: dict[str, Any] | None = Field(
+    context: ContextIn | None = Field(
         default=None,
         description=(
             "追问的上下文:上一个回答返回的 `context` 对象,原样传回。“那谁负责?”这类没有自己主题的问题"
             "即按上一问的条款回答,回答的 `follows` 说明沿用了什么;有自己主题的问题重新检索。"
-            "格式不对或条款不存在时返回 422 invalid_context。"
+            "字段不对时返回 422;条款不存在或与 doc、version、subject 不符时返回 404 unknown_context。"
         ),
-        examples=[
-            {
-                "clauses": ["plan-final#10"],
-                "doc": "plan-final",
-                "version": "final",
-                "subject": "第10项 升级“美丽家园”建设",
-                "question": "我家是老房子,有加装电梯的计划吗?",
-                "abstained": False,
-            }
-        ],
     )
 
 
