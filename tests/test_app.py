@@ -220,11 +220,64 @@ def test_clearing_empties_the_conversation(page):
     assert turns == [] and hint == "" and chat.visible is False and panel.visible is False
 
 
+def test_a_follow_up_takes_the_previous_answers_subject_and_says_so(page):
+    _, turns, *_ = _ask(page, ELEVATOR)
+    _, turns, *_ = _ask(page, "那谁负责?", turns)
+    follow_up = turns[1]
+    assert follow_up["answer"]["follows"] == {
+        "clauses": ["plan-final#10"],
+        "subject": "第10项 升级“美丽家园”建设",
+    }
+    assert "区房管局" in follow_up["answer"]["lead"]
+    html = follow_up["answer_html"]
+    assert '<div class="qa-follows"' in html and "接上一问" in html and "第10项 升级“美丽家园”建设" in html
+    assert f'class="qa-new-topic" data-answer-id="{follow_up["id"]}"' in html and "换个话题" in html
+    # The lead stays the answer's first line in large type, below the carried-over line.
+    assert html.index("qa-follows") < html.index("qa-lead") and "接上一问" not in html.split("qa-lead", 1)[1]
+
+
+def test_the_conversation_is_each_browsers_own(page):
+    _, mine, *_ = _ask(page, ELEVATOR)
+    _, theirs, *_ = _ask(page, "垃圾分类有什么要求?")
+    _, mine, *_ = _ask(page, "那谁负责?", mine)
+    _, theirs, *_ = _ask(page, "那谁负责?", theirs)
+    assert mine[-1]["answer"]["follows"]["clauses"] == ["plan-final#10"]
+    assert theirs[-1]["answer"]["follows"]["clauses"] == ["plan-final#20"]
+
+
+def test_clearing_forgets_the_subject(page):
+    _, turns, *_ = _ask(page, ELEVATOR)
+    _, cleared, *_ = page.clear()
+    _, turns, *_ = _ask(page, "那谁负责?", cleared)
+    assert turns[0]["answer"]["follows"] is None and "qa-follows" not in turns[0]["answer_html"]
+
+
+def test_new_topic_asks_the_question_again_on_its_own(page):
+    _, turns, *_ = _ask(page, ELEVATOR)
+    _, turns, *_ = _ask(page, "那谁负责?", turns)
+    old = turns[1]["id"]
+    chat, again, box, hint, lang = page.new_topic(old, turns, "", "", "", 5, "zh")
+    assert len(again) == 2 and again[0] == turns[0] and again[1]["id"] != old
+    assert again[1]["question"] == "那谁负责?" and again[1]["answer"]["follows"] is None
+    assert hint == "" and lang == "zh" and isinstance(chat, gr.Chatbot)
+    # The conversation goes on from the answer given on its own.
+    _, after, *_ = _ask(page, "什么时候完成?", again)
+    assert after[-1]["answer"]["follows"] is None or after[-1]["answer"]["follows"]["clauses"] != [
+        "plan-final#10"
+    ]
+    _, same, _, hint, _ = page.new_topic("gone", turns, "", "", "", 5, "zh")
+    assert same is not None and "找不到" in hint
+
+
 # --- API handler ------------------------------------------------------------------------------
 
 
 def test_ask_is_the_same_object_as_qa_ask_json(page, assistant):
     assert page.ask(ELEVATOR) == assistant.ask(ELEVATOR).to_dict()
+    first = page.ask(ELEVATOR)
+    follow_up = page.ask("那谁负责?", 5, "", first["context"])  # the API is stateless: the caller holds it
+    assert follow_up == assistant.ask("那谁负责?", context=first["context"]).to_dict()
+    assert follow_up["follows"]["clauses"] == ["plan-final#10"]
     out = page.ask(ELEVATOR, 2, "plan-draft")
     assert len(out["results"]) == 2 and {r["doc_id"] for r in out["results"]} == {"plan-draft"}
     assert set(out) == set(assistant.ask(ELEVATOR).to_dict())
@@ -408,6 +461,11 @@ def test_api_ask_through_gradio_client(served):
     assert out["results"][0]["version"] == "final"
     two = client.predict(ELEVATOR, 2, "plan-draft", api_name="/ask")
     assert [r["doc_id"] for r in two["results"]] == ["plan-draft", "plan-draft"]
+    who = client.predict("那谁负责?", 5, "", out["context"], api_name="/ask")
+    assert who["follows"]["clauses"] == ["plan-final#10"] and "区房管局" in who["lead"]
+    with pytest.raises(AppError) as bad:
+        client.predict("那谁负责?", 5, "", {"clauses": ["plan-final#99"]}, api_name="/ask")
+    assert "plan-final#99" in str(bad.value)
 
     with pytest.raises(AppError) as err:
         client.predict("", api_name="/ask")
@@ -419,6 +477,7 @@ def test_api_ask_through_gradio_client(served):
         "question",
         "k",
         "doc",
+        "context",
     ]
 
 
