@@ -17,8 +17,8 @@ says what it took as the subject, and 换个话题 on that line asks the questio
 清空对话 forgets the conversation and its subject.
 
 The API has one public endpoint, ``/ask``: ``Client(url).predict("问题", api_name="/ask")``
-returns the same object as ``qa ask --json``; optional ``k`` (1-20), ``doc`` (a doc_id) and
-``context`` (the previous answer's ``context``, for a follow-up: the API keeps no conversation).
+returns the same object as ``qa ask --json``; optional ``k`` (1-20) and ``doc`` (a doc_id). A
+follow-up's context goes through the REST API (``POST /api/v1/ask``), which keeps no conversation.
 """
 
 from __future__ import annotations
@@ -465,23 +465,16 @@ class Page:
     # --- chat ---------------------------------------------------------------------------------
 
     @_guarded
-    def ask(
-        self,
-        question: str,
-        k: int | None = None,
-        doc: str | None = None,
-        context: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    def ask(self, question: str, k: int | None = None, doc: str | None = None) -> dict[str, Any]:
         """Answer a question about the plan: the same object as `qa ask --json`.
 
         Args:
             question: the question, in Chinese or English.
             k: how many cited clauses to return, 1-20 (default 5).
             doc: only search this document (a doc_id, as `qa docs` lists them); empty for all.
-            context: the `context` of the previous answer, for a follow-up (那谁负责?); empty for none.
         """
         try:
-            return self.assistant.ask(question, k=k, doc=doc or None, context=context or None).to_dict()
+            return self.assistant.ask(question, k=k, doc=doc or None).to_dict()
         except QAError as err:
             # API callers read the message as plain text: not escaped for the page's HTML modal.
             raise gr.Error(str(err), title="出错了", print_exception=False) from None
