@@ -6,9 +6,13 @@ cited, best first, with their document, version and subject), and a question ask
 against it:
 
 * It **starts afresh** when a cue says so (另外问一下, different question), when it names a clause
-  number, a lead unit's tasks or a subject the plan does not cover, when it names subject words the
-  carried-over clause does not contain (垃圾分类 after elevators), or when on its own it matches a
-  clause outside the carried-over ones strongly.
+  number, a lead unit's tasks or a subject the plan does not cover, when it names subject words of
+  the plan the carried-over clause does not contain (垃圾分类 or 公园 after elevators), when it has
+  more words of its own than a few characters, or when it has words of its own and on its own
+  matches a clause outside the carried-over ones strongly. What it asks (谁负责, 什么时候), its cue
+  words and generic words (具体, 情况, 三年, the plan's and the versions' names) are not its own.
+* After an abstention the clauses were only listed as possibly related: it follows on only when it
+  points at one (这项谁牵头?); an off-topic question carries nothing over.
 * Otherwise it **follows on**: retrieval looks only at the clauses the previous answer cited (with
   their counterparts in the other plan when the question asks for the draft or the change), the
   subject first by ``FollowUps.subject_boost``; the question's own words still say what it asks
@@ -205,7 +209,9 @@ def follows(reading: Reading, thresholds: FollowUps) -> bool:
         or reading.content >= thresholds.own_words
     ):
         return False
-    return not (reading.top_bm25 >= thresholds.own_bm25 and not reading.top_carried)
+    # How well it matches on its own counts only when it names something: the plan's title and
+    # version words (What about the final plan?) match the documents strongly and name no subject.
+    return not (reading.content > 0 and reading.top_bm25 >= thresholds.own_bm25 and not reading.top_carried)
 
 
 @dataclass

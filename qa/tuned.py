@@ -58,7 +58,8 @@ class FollowUps:
     # Characters of subject words of its own, carried over or not, that make it a question of its
     # own (那应急物资储备呢? after 平急两用 names its subject, though the same task holds both).
     own_words: float = 4.0
-    # The question alone matches a clause outside the carried-over ones this well (BM25): a new topic.
+    # With words of its own, the question alone matches a clause outside the carried-over ones this
+    # well (BM25): a new topic.
     own_bm25: float = 12.0
     # The carried-over subject's lead over the other clauses the previous answer cited (z-score units).
     subject_boost: float = 2.0

@@ -220,6 +220,55 @@ def test_clearing_empties_the_conversation(page):
     assert turns == [] and hint == "" and chat.visible is False and panel.visible is False
 
 
+def test_a_follow_up_takes_the_previous_answers_subject_and_says_so(page):
+    _, turns, *_ = _ask(page, ELEVATOR)
+    _, turns, *_ = _ask(page, "那谁负责?", turns)
+    follow_up = turns[1]
+    assert follow_up["answer"]["follows"] == {
+        "clauses": ["plan-final#10"],
+        "subject": "第10项 升级“美丽家园”建设",
+    }
+    assert "区房管局" in follow_up["answer"]["lead"]
+    html = follow_up["answer_html"]
+    assert '<div class="qa-follows"' in html and "接上一问" in html and "第10项 升级“美丽家园”建设" in html
+    assert f'class="qa-new-topic" data-answer-id="{follow_up["id"]}"' in html and "换个话题" in html
+    # The lead stays the answer's first line in large type, below the carried-over line.
+    assert html.index("qa-follows") < html.index("qa-lead") and "接上一问" not in html.split("qa-lead", 1)[1]
+
+
+def test_the_conversation_is_each_browsers_own(page):
+    _, mine, *_ = _ask(page, ELEVATOR)
+    _, theirs, *_ = _ask(page, "垃圾分类有什么要求?")
+    _, mine, *_ = _ask(page, "那谁负责?", mine)
+    _, theirs, *_ = _ask(page, "那谁负责?", theirs)
+    assert mine[-1]["answer"]["follows"]["clauses"] == ["plan-final#10"]
+    assert theirs[-1]["answer"]["follows"]["clauses"] == ["plan-final#20"]
+
+
+def test_clearing_forgets_the_subject(page):
+    _, turns, *_ = _ask(page, ELEVATOR)
+    _, cleared, *_ = page.clear()
+    _, turns, *_ = _ask(page, "那谁负责?", cleared)
+    assert turns[0]["answer"]["follows"] is None and "qa-follows" not in turns[0]["answer_html"]
+
+
+def test_new_topic_asks_the_question_again_on_its_own(page):
+    _, turns, *_ = _ask(page, ELEVATOR)
+    _, turns, *_ = _ask(page, "那谁负责?", turns)
+    old = turns[1]["id"]
+    chat, again, box, hint, lang = page.new_topic(old, turns, "", "", "", 5, "zh")
+    assert len(again) == 2 and again[0] == turns[0] and again[1]["id"] != old
+    assert again[1]["question"] == "那谁负责?" and again[1]["answer"]["follows"] is None
+    assert hint == "" and lang == "zh" and isinstance(chat, gr.Chatbot)
+    # The conversation goes on from the answer given on its own.
+    _, after, *_ = _ask(page, "什么时候完成?", again)
+    assert after[-1]["answer"]["follows"] is None or after[-1]["answer"]["follows"]["clauses"] != [
+        "plan-final#10"
+    ]
+    _, same, _, hint, _ = page.new_topic("gone", turns, "", "", "", 5, "zh")
+    assert same is not None and "找不到" in hint
+
+
 # --- API handler ------------------------------------------------------------------------------
 
 

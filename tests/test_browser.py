@@ -189,6 +189,28 @@ def test_a_new_answer_is_shown_from_its_top_with_the_box_in_view(open_page, size
     assert _no_sideways_scroll(page)
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_a_follow_up_names_its_subject_and_a_new_topic_drops_it(open_page, size):
+    page = open_page(size)
+    _ask(page, ELEVATOR)
+    answer = _ask(page, "那谁负责?")
+    follows = answer.locator(".qa-follows")
+    assert follows.inner_text().startswith("接上一问:第10项 升级“美丽家园”建设")
+    assert "区房管局" in answer.locator(".qa-lead").inner_text()
+    link = follows.locator(".qa-new-topic")
+    assert link.inner_text() == "换个话题" and link.is_visible()
+    _screenshot(page, "follow-up.png" if size == "desktop" else "follow-up-phone.png")
+    old = answer.get_attribute("data-answer-id")
+    link.click()  # the question again, on its own, in the same place
+    page.wait_for_function("id => !document.querySelector(`#qa-chat [data-answer-id='${id}']`)", arg=old)
+    page.wait_for_timeout(300)
+    answers = page.locator("#qa-chat .qa-answer")
+    assert answers.count() == 2 and answers.last.locator(".qa-follows").count() == 0
+    page.click("#qa-clear")  # 清空对话 forgets the subject too
+    page.wait_for_function("() => !document.querySelector('#qa-chat .qa-answer')")
+    assert _ask(page, "那谁负责?").locator(".qa-follows").count() == 0
+
+
 def test_the_phone_opens_on_the_box_and_example_questions(open_page):
     page = open_page("phone")
     assert _in_view(page, page.locator("#qa-question textarea")) and _in_view(page, page.locator("#qa-ask"))

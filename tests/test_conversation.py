@@ -56,8 +56,9 @@ def _reading(**fields: object) -> Reading:
             {"content": 6, "new": 0, "named": 0, "top_bm25": 26.0, "top_carried": True},
             False,
         ),  # 那应急物资储备呢?
-        ({"top_bm25": 30.0, "top_carried": False}, False),  # matches elsewhere far better on its own
-        ({"top_bm25": 30.0, "top_carried": True}, True),
+        ({"content": 2, "top_bm25": 30.0, "top_carried": False}, False),  # far better elsewhere, alone
+        ({"content": 2, "top_bm25": 30.0, "top_carried": True}, True),
+        ({"top_bm25": 30.0, "top_carried": False}, True),  # What about the final plan?: names nothing
         ({"ordinal": 2, "pointer": True}, True),  # 第二个呢?
         ({"listed": True}, False),  # after an abstention, only a question that points at a clause
         ({"listed": True, "pointer": True}, True),  # 这项谁牵头?

@@ -60,6 +60,9 @@ _CONFIG_NOTE = {
     "hybrid": "dense + BM25 fused, question taken literally",
     "full": "hybrid + everyday→official wording, clause/lead-unit/version routing, abstention (the product)",
     "baseline": "LangChain recipe: 250/50 default-separator pieces, same embedder, FAISS, no abstention",
+    "full-no-focus": "the full pipeline reading a long message whole, without its asking sentence's focus",
+    "full-no-glossary": "the full pipeline without the English glossary's plan words",
+    "full-no-sentence": "the full pipeline without the best sentence's score in ranking",
 }
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "render_diff",
     "render_pair",
     "render_changes",
+    "render_follows",
     "status_label",
 ]
 
@@ -51,6 +52,9 @@ _LABELS: dict[str, dict[str, str]] = {
         "full": "查看完整条款",
         "note": "版本说明",
         "sources": "引用的条款",
+        "follows": "接上一问",
+        "new_topic": "换个话题",
+        "new_topic_title": "不接上一问,把这个问题单独回答",
         "related": "可能相关",
         "more": "查看其他出处({n})",
         "more_related": "查看其他可能相关的条款({n})",
@@ -84,6 +88,9 @@ _LABELS: dict[str, dict[str, str]] = {
         "full": "Show the whole clause",
         "note": "Draft vs final",
         "sources": "Sources",
+        "follows": "Following on from",
+        "new_topic": "New topic",
+        "new_topic_title": "Answer this question on its own, not as a follow-up",
         "related": "Possibly related",
         "more": "Other sources ({n})",
         "more_related": "Other possibly related clauses ({n})",
@@ -138,6 +145,11 @@ CSS = """
 .qa-answer-text { margin: 0 0 .6em 0; padding: .5em .8em; border-left: 4px solid #1d4ed8;
   background: #f1f5fe; border-radius: 4px; }
 .qa-answer-text p { margin: .15em 0; }
+.qa-follows { margin: 0 0 .35em 0; color: #374151; font-size: .95em; }
+.qa-follows .qa-new-topic { background: none; border: none; padding: 0 .2em; margin-left: .4em;
+  color: #1d4ed8; text-decoration: underline; cursor: pointer; font-size: inherit; min-height: 24px; }
+.dark .qa-follows { color: #d1d5db; }
+.dark .qa-follows .qa-new-topic { color: #93c5fd; }
 .qa-answer-text .qa-lead { font-size: 1.25em; line-height: 1.5; font-weight: 600; margin: .1em 0 .35em 0; }
 .qa-heading { font-weight: 600; margin: .8em 0 .3em 0; }
 .qa-abstained .qa-answer-text { border-left-color: #b45309; background: #fdf4ec; }
@@ -382,6 +394,10 @@ def render_answer(
     if notice:
         parts.append(render_notice(notice))
     lines = [line for line in answer.text.split("\n") if line.strip()]
+    if answer.follows is not None and lines:
+        # A follow-up names what it took as its subject, above the lead, with a way out of it.
+        lines = lines[1:]
+        parts.append(render_follows(answer.follows.label, english, answer_id))
     lead = _line(lines[0], english, "qa-lead") if lines else ""
     body = "".join(_answer_line(line, english) for line in lines[1:])
     parts.append(f'<div class="qa-answer-text">{lead}{body}</div>')
@@ -397,6 +413,18 @@ def render_answer(
             )
     parts.append("</div>")
     return "".join(parts)
+
+
+def render_follows(subject: str, english: bool, answer_id: str = "") -> str:
+    """The line above a follow-up's answer: what it was taken to be about, and 换个话题 to ask it
+    again on its own (the page's script passes the answer's id to the server)."""
+    lab = _lang(english)
+    return (
+        f'<div class="qa-follows"{_page_lang(english)}>{_e(lab["follows"])}:'
+        f"<span>{_e(subject)}</span> "
+        f'<button type="button" class="qa-new-topic" data-answer-id="{_e(answer_id)}" '
+        f'title="{_e(lab["new_topic_title"])}">{_e(lab["new_topic"])}</button></div>'
+    )
 
 
 def render_clause(

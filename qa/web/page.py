@@ -11,8 +11,14 @@ A resident's view first: the page opens on the question box and example question
 citation card); a mistake is a short hint under the box in the reader's language, never a
 dialog over it. The labels follow the language of the last question, or the 中文 / English switch.
 
+A question without a subject of its own (那谁负责?) follows on from the last answer of this
+browser's conversation (the turns are a ``gr.State``: each browser session has its own); the answer
+says what it took as the subject, and 换个话题 on that line asks the question again on its own.
+清空对话 forgets the conversation and its subject.
+
 The API has one public endpoint, ``/ask``: ``Client(url).predict("问题", api_name="/ask")``
-returns the same object as ``qa ask --json``; optional ``k`` (1-20) and ``doc`` (a doc_id).
+returns the same object as ``qa ask --json``; optional ``k`` (1-20) and ``doc`` (a doc_id). A
+follow-up's context goes through the REST API (``POST /api/v1/ask``), which keeps no conversation.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any, Literal, TypeVar  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from qa.answer import Answer  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.compare import TaskPair, diff_task, pair_texts  # noqa: E402
 from qa.documents import VERSION_LABELS, Version  # noqa: E402
@@ -106,6 +113,7 @@ _UI: dict[str, dict[str, str]] = {
         "voted_before": "您已经评价过“{q}”这条回答,每条回答只记录一次。",
         "undo": "已记录的评价会保留;每条回答只记录一次。",
         "no_answer": "找不到要评价的这条回答,请刷新页面后再试。",
+        "no_turn": "找不到这条回答,请刷新页面后再试。",
         "comment_empty": "请先写下评论再发送。",
         "commented": "已收到您对“{q}”这条回答的评论,谢谢!",
         "version": "版本",
@@ -168,6 +176,7 @@ _UI: dict[str, dict[str, str]] = {
         "voted_before": "You have already rated the answer to “{q}”; each answer is recorded once.",
         "undo": "Ratings already recorded stay; each answer is recorded once.",
         "no_answer": "That answer is no longer on the page; please reload and try again.",
+        "no_turn": "That answer is no longer on the page; please reload and try again.",
         "comment_empty": "Please write a comment before sending it.",
         "commented": "Thank you! Your comment on the answer to “{q}” has been recorded.",
         "version": "Version",
@@ -276,6 +285,13 @@ PAGE_JS = """
     };
     requestAnimationFrame(show);
   };
+  // 换个话题 on a follow-up's line: ask that question again on its own (Page.new_topic).
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest('.qa-new-topic');
+    if (!link) return;
+    window.qaNewTopic = link.dataset.answerId;
+    document.querySelector('#qa-new-topic-go')?.click();
+  });
   window.qaReveal = (selector) => {
     let tries = 0;
     const reveal = () => {
@@ -341,6 +357,7 @@ PAGE_CSS = """
 #qa-lang .wrap { flex-wrap: nowrap; gap: 4px; }
 #qa-lang label { padding: 2px 10px; white-space: nowrap; }
 #qa-hint:not(:has(.qa-hint)) { display: none; }
+.qa-hidden { display: none !important; }
 """
 
 
@@ -516,12 +533,58 @@ class Page:
                 doc=doc or None,
                 section=section or None,
                 unit=unit or None,
+                # This browser's conversation: a question without a subject of its own follows on.
+                context=_context(turns),
             )
         except QAError as err:
             return keep, keep, keep, _hint(str(err), is_english(str(err))), keep
         except Exception:
             log.exception("unexpected error answering a question")
             return keep, keep, keep, _hint(self.text(ui, "error"), ui == "en"), keep
+        turn = self._turn(answer, section, unit)
+        turns = [*(turns or []), turn][-MAX_TURNS:]
+        return self._chat(turns), turns, "", "", "en" if answer.english else "zh"
+
+    def new_topic(
+        self,
+        answer_id: str | None,
+        turns: list[dict[str, Any]] | None,
+        doc: str | None = "",
+        section: str | None = "",
+        unit: str | None = "",
+        k: int | float | None = 5,
+        lang: str | None = "zh",
+    ) -> tuple[Any, Any, Any, str, Any]:
+        """换个话题 on a follow-up: its question asked again on its own, the answer in its place.
+
+        Returns what ``respond`` returns; the conversation goes on from the new answer.
+        """
+        ui = _lang(lang)
+        keep = gr.skip()
+        turns = list(turns or [])
+        at = next((i for i, t in enumerate(turns) if t["id"] == answer_id), None)
+        if at is None:
+            return keep, keep, keep, _hint(self.text(ui, "no_turn"), ui == "en"), keep
+        assistant = self.assistant
+        try:
+            answer = assistant.ask(
+                turns[at]["question"],
+                k=int(k or assistant.settings.k),
+                doc=doc or None,
+                section=section or None,
+                unit=unit or None,
+            )
+        except QAError as err:
+            return keep, keep, keep, _hint(str(err), is_english(str(err))), keep
+        except Exception:
+            log.exception("unexpected error answering a question on its own")
+            return keep, keep, keep, _hint(self.text(ui, "error"), ui == "en"), keep
+        turns[at] = self._turn(answer, section, unit)
+        return self._chat(turns), turns, keep, "", "en" if answer.english else "zh"
+
+    def _turn(self, answer: Answer, section: str | None, unit: str | None) -> dict[str, Any]:
+        """One question and its answer as the conversation keeps them (in this browser's session)."""
+        assistant = self.assistant
         english = answer.english
         notice = None
         if (section or unit) and answer.results:  # an emptied answer already says which filters
@@ -529,7 +592,7 @@ class Page:
                 "en" if english else "zh", section or "", unit or "", len(answer.results)
             )
         answer_id = secrets.token_hex(6)
-        turn = {
+        return {
             "id": answer_id,
             "question": answer.question,
             "answer": answer.to_dict(),
@@ -537,8 +600,6 @@ class Page:
             "answer_html": render_answer(answer, assistant.collection, english, notice, answer_id),
             "vote": None,
         }
-        turns = [*(turns or []), turn][-MAX_TURNS:]
-        return self._chat(turns), turns, "", "", "en" if english else "zh"
 
     def clear(self) -> tuple[Any, list[dict[str, Any]], str, Any]:
         """A new conversation: the chat, the turns, the hint and the rating panel emptied."""
@@ -841,6 +902,14 @@ def _short(question: str, limit: int = 24) -> str:
     return question if len(question) <= limit else question[: limit - 1] + "…"
 
 
+def _context(turns: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The context of the conversation's last answer; None before the first or after 清空对话."""
+    if not turns:
+        return None
+    context = turns[-1]["answer"].get("context")
+    return context if isinstance(context, dict) else None
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -987,6 +1056,9 @@ def build_demo(
                             )
                             k = gr.Slider(1, 20, value=assistant.settings.k, step=1, label=t(zh, "k"))
                         clear = gr.Button(t(zh, "clear"), size="md", elem_id="qa-clear")
+                        # 换个话题 on a follow-up's line clicks this (hidden) button with that answer's id.
+                        new_topic_id = gr.Textbox(visible=False)
+                        new_topic = gr.Button("", elem_id="qa-new-topic-go", elem_classes=["qa-hidden"])
 
                 # One concurrency group for every question, from the page or the API alike.
                 asking: dict[str, Any] = {
@@ -1007,6 +1079,13 @@ def build_demo(
                     trigger(None, None, [hint], js=BUSY_JS, **private).then(
                         page.respond, [source, *filters_in], chat_outputs, **asking
                     ).then(None, None, None, **show_answer)
+                new_topic.click(
+                    page.new_topic,
+                    [new_topic_id, *filters_in],
+                    chat_outputs,
+                    js="(id, ...rest) => [window.qaNewTopic || '', ...rest]",
+                    **asking,
+                ).then(None, None, None, **show_answer)
                 clear.click(page.clear, None, [chatbot, turns, hint, rate_panel], **quiet)
                 # the chat's own 🗑 button empties the display; the turns behind it go too
                 chatbot.clear(page.clear, None, [chatbot, turns, hint, rate_panel], **quiet)
