@@ -817,6 +817,7 @@ def run_loadtest(
         cpu_after = process_cpu_s(pid) if pid else None
         if cpu_before is not None and cpu_after is not None and phase.ok:
             record["server_cpu_ms_per_answer"] = round((cpu_after - cpu_before) * 1000 / phase.ok, 2)
+        record["server_rss_after_mb"] = process_rss_mb(pid) if pid else None
         result["phases"].append(record)
     result["rss_after_mb"] = process_rss_mb(pid) if pid else None
     if settle_s > 0:
