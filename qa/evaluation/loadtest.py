@@ -796,8 +796,11 @@ def run_loadtest(
     if "gradio" in apis:
         plan += [("gradio", False, 1, min(60, len(questions))), ("gradio", False, clients, per_client)]
     for api, cached, n, each in plan:
-        if cached:  # every question once, so the timed phase reads the cache
-            run_phase(port, "rest", questions, 1, len(questions), cached=True, check=check_answer)
+        if cached:
+            # Every question over eight connections: with --workers each process has its own cache,
+            # and the kernel spreads connections over the processes, so each cache gets every question.
+            warm = min(clients, 8)
+            run_phase(port, "rest", questions, warm, len(questions), cached=True)
         cpu_before = process_cpu_s(pid) if pid else None
         phase = run_phase(
             port,
@@ -817,6 +820,7 @@ def run_loadtest(
         cpu_after = process_cpu_s(pid) if pid else None
         if cpu_before is not None and cpu_after is not None and phase.ok:
             record["server_cpu_ms_per_answer"] = round((cpu_after - cpu_before) * 1000 / phase.ok, 2)
+        record["server_rss_after_mb"] = process_rss_mb(pid) if pid else None
         result["phases"].append(record)
     result["rss_after_mb"] = process_rss_mb(pid) if pid else None
     if settle_s > 0:

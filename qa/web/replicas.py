@@ -334,8 +334,9 @@ def _worker(args: argparse.Namespace) -> int:
 
     from qa.assistant import Assistant
     from qa.errors import QAError
-    from qa.web.serving import create_app, uvicorn_config, warm_up
+    from qa.web.serving import create_app, limit_malloc_arenas, uvicorn_config, warm_up
 
+    limit_malloc_arenas()
     settings = load_settings()
     try:
         assistant = Assistant(settings)
