@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import pty
 import select
@@ -82,6 +83,8 @@ class _Terminal:
         )
         os.close(slave)
         self.seen = ""
+        # A character's bytes may arrive in two reads: decode across them.
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def read_until(self, marker: str, timeout: float = 180.0) -> str:
         """Everything printed up to and including the next ``marker``."""
@@ -95,7 +98,7 @@ class _Terminal:
                     chunk = os.read(self.master, 4096)
                 except OSError:  # the child closed the terminal
                     break
-                self.seen += chunk.decode("utf-8", errors="replace")
+                self.seen += self._decoder.decode(chunk)
         head, _, self.seen = self.seen.partition(marker)
         return head
 
