@@ -83,7 +83,7 @@ class _Terminal:
         )
         os.close(slave)
         self.seen = ""
-        # A read can end inside a character: decode as a stream, not read by read.
+        # A character's bytes may arrive in two reads: decode across them.
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def read_until(self, marker: str, timeout: float = 180.0) -> str:
