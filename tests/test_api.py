@@ -401,7 +401,7 @@ def test_the_api_keeps_its_openapi_contract(server, mode):
         def check(case: Any) -> None:
             # A follow-up context must be one an answer returned: its clauses must exist and its
             # doc, version and subject describe the first one, which no schema can state. With a
-            # context, a well-formed request may be refused (422 invalid_context); never a 5xx.
+            # context, a well-formed request may be refused (404 unknown_context); never a 5xx.
             followup = isinstance(case.body, dict) and case.body.get("context") is not None
             case.call_and_validate(
                 base_url=server, excluded_checks=[positive_data_acceptance] if followup else []
