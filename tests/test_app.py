@@ -302,6 +302,10 @@ def test_one_vote_per_answer_names_the_answer_and_its_comment_follows_it(page, l
     assert chat.feedback_value == [None, "Like"]
     turns, status, box = page.send_comment(turns, rating, "  很清楚  ", "zh")
     assert "已收到您对“第29项的牵头单位是哪些?”这条回答的评论" in status and box == ""
+    # one comment per answer: a session writes at most two lines an answer, however often it sends
+    for _ in range(5):
+        turns, status, _ = page.send_comment(turns, rating, "再说一遍", "zh")
+        assert "只记录一条评论" in status
 
     _, turns, status, rating, _ = page.vote(turns, "zh", _like(1, False))  # the first answer
     assert "没帮助" in status and rating == first
@@ -571,3 +575,18 @@ def test_importing_app_builds_nothing():
     import app
 
     assert not any(isinstance(value, (gr.Blocks, Page)) for value in vars(app).values())
+
+
+def test_a_huge_clause_browser_search_is_cut_before_it_is_normalised(page, monkeypatch):
+    import qa.web.page as page_module
+
+    seen: list[int] = []
+    real = page_module.normalise
+
+    def counting(text: str) -> str:
+        seen.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(page_module, "normalise", counting)
+    page.browse("final", "电瓶车 " * 400_000, "zh")  # 2.4 million characters
+    assert seen and max(seen) <= page.assistant.settings.max_question_chars

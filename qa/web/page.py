@@ -116,6 +116,7 @@ _UI: dict[str, dict[str, str]] = {
         "no_turn": "找不到这条回答,请刷新页面后再试。",
         "comment_empty": "请先写下评论再发送。",
         "commented": "已收到您对“{q}”这条回答的评论,谢谢!",
+        "commented_before": "这条回答已经收到过您的评论,每条回答只记录一条评论。",
         "version": "版本",
         "final_choice": f"{_FINAL}({{n}}项,现行)",
         "draft_choice": f"{_DRAFT}({{n}}项,已被取代)",
@@ -179,6 +180,7 @@ _UI: dict[str, dict[str, str]] = {
         "no_turn": "That answer is no longer on the page; please reload and try again.",
         "comment_empty": "Please write a comment before sending it.",
         "commented": "Thank you! Your comment on the answer to “{q}” has been recorded.",
+        "commented_before": "Your comment on this answer is already recorded; each answer takes one comment.",
         "version": "Version",
         "final_choice": "Final plan ({n} tasks, current)",
         "draft_choice": "Draft ({n} tasks, superseded)",
@@ -677,6 +679,9 @@ class Page:
             return turns, self._say(ui, "no_answer"), gr.skip()
         if not (comment or "").strip():
             return turns, self._say(ui, "comment_empty"), gr.skip()
+        if turn.get("commented"):
+            # One vote and one comment per answer: a session writes at most two lines an answer.
+            return turns, self._say(ui, "commented_before"), gr.skip()
         try:
             self._record(turn, turn["vote"], comment or "")
         except QAError as err:
@@ -684,6 +689,7 @@ class Page:
         except Exception:
             log.exception("could not record a comment")
             return turns, self._say(ui, "error"), gr.skip()
+        turn["commented"] = True
         return turns, _status(self.text(ui, "commented", q=_short(turn["question"])), ui == "en"), ""
 
     # --- clause browser -----------------------------------------------------------------------
@@ -691,6 +697,9 @@ class Page:
     def _terms(self, search: str) -> list[tuple[str, ...]]:
         """Each word of a search with the plan's own wording for it (电瓶车 -> 电动自行车)."""
         out = []
+        # Cut before normalising, as a question is checked: its cost must not grow with its length.
+        if len(search) > self.assistant.settings.max_question_chars:
+            search = search[: self.assistant.settings.max_question_chars]
         for word in normalise(search).lower().split():
             try:
                 query = parse_query(word, self.assistant.settings.max_question_chars, self.assistant.lexicon)
