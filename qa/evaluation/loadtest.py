@@ -633,42 +633,46 @@ def run_phase(
 # qa loadtest: both ways in, uncached and cached, the server's memory, the targets
 
 
-def process_rss_mb(pid: int) -> float | None:
-    """Resident memory of ``pid`` and all its descendants (the workers of ``--workers``), in MB."""
-    total, seen, todo = 0, set(), [pid]
+def _tree_files(pid: int, name: str) -> list[str] | None:
+    """``/proc/<p>/<name>`` of ``pid`` and every descendant that could be read (the workers of
+    ``--workers`` included); None when ``pid`` itself was never visited."""
+    texts: list[str] = []
+    seen: set[int] = set()
+    todo = [pid]
     while todo:
         current = todo.pop()
         if current in seen:
             continue
         seen.add(current)
         try:
-            status = Path(f"/proc/{current}/status").read_text()
+            texts.append(Path(f"/proc/{current}/{name}").read_text())
         except OSError:
             continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
         for task in Path(f"/proc/{current}/task").glob("*/children"):
             with contextlib.suppress(OSError):
                 todo.extend(int(c) for c in task.read_text().split())
-    return round(total / 1024, 1) if seen else None
+    return texts if seen else None
+
+
+def process_rss_mb(pid: int) -> float | None:
+    """Resident memory of ``pid`` and all its descendants (the workers of ``--workers``), in MB."""
+    texts = _tree_files(pid, "status")
+    if texts is None:
+        return None
+    total = sum(
+        next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        for status in texts
+    )
+    return round(total / 1024, 1)
 
 
 def process_cpu_s(pid: int) -> float | None:
     """CPU seconds (user + system) used so far by ``pid`` and its descendants."""
-    ticks, seen, todo = 0, set(), [pid]
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                todo.extend(int(c) for c in task.read_text().split())
-    return ticks / os.sysconf("SC_CLK_TCK") if seen else None
+    texts = _tree_files(pid, "stat")
+    if texts is None:
+        return None
+    fields = [text.rsplit(")", 1)[1].split() for text in texts]
+    return sum(int(f[11]) + int(f[12]) for f in fields) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def in_process_latency(settings: Settings, questions: Sequence[str], n: int = 60) -> dict[str, float | None]:
