@@ -171,12 +171,13 @@ def asked_sentence(
         return hit.sentence
     text = hit.chunk.text
     spans = list(hit.sentences) + [s for s in split_sentences(text) if s not in hit.sentences]
+    task = isinstance(hit.chunk.clause, int)
     near = spans if margin is None else list(hit.close_to_best(margin))
     if stated:
-        tiers = [(cue.states or cue.answers, near)]
+        tiers = [(cue.states or cue.answers, near if task else spans)]
     else:
         tiers = [(cue.states, near), (cue.answers, near)]
-        if margin is not None and not isinstance(hit.chunk.clause, int):
+        if margin is not None and not task:
             tiers.insert(1, (cue.states, spans))
     for patterns, candidates in tiers:
         for start, end in candidates:
@@ -351,12 +352,18 @@ def compose(
     return "\n".join(lines)
 
 
-def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained: bool) -> Coverage:
+def coverage_of(
+    query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained: bool, margin: float | None = None
+) -> Coverage:
     """``none`` when the documents do not cover the question; ``partial`` when the best clause
     covers its subject but no sentence of it (or of the same document's other results) holds the
-    kind of thing asked for, such as an amount of money or a phone number."""
+    kind of thing asked for, such as an amount of money or a phone number.
+
+    With a ``margin``, a task holds it only in a sentence about as close to the question as its
+    closest: the meters' "三年内" does not date the 瓶改管 that was asked about."""
     if abstained or not hits:
         return "none"
+    top = hits[0]
     if (
         cue is None
         or cue.missing is None
@@ -365,14 +372,13 @@ def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained
         or query.lists_tasks
     ):
         return "answered"
-    top = hits[0]
     # A background document's other paragraphs may hold it; another task of a plan does not.
     same_doc = (
         [top]
         if isinstance(top.chunk.clause, int)
         else [h for h in hits if h.chunk.doc_id == top.chunk.doc_id]
     )
-    return "answered" if any(asked_sentence(h, cue, stated=True) for h in same_doc) else "partial"
+    return "answered" if any(asked_sentence(h, cue, True, margin) for h in same_doc) else "partial"
 
 
 def _units(result: Result, lexicon: Lexicon, english: bool) -> str:
@@ -424,13 +430,6 @@ def lead_sentence(
             where = f"{label} {title}" + (f"({units}牵头)" if units else "")
     else:
         where = (lexicon.english(doc.title) or doc.cite_title) if en else doc.cite_title
-    if coverage == "partial":
-        if en:
-            return f'{where} says "{words}" (quoted in Chinese), but does not state {missing}.'
-        return f"{where}提到“{words}”,但没有写明{missing}。"
-    superseded = ""
-    if top.superseded:
-        superseded = " (superseded draft text)" if en else "(草案原文,已被正式版取代)"
     within = ""
     plan_period = PLAN_PERIOD.search(doc.title) if top.version == "final" else None
     if (
@@ -442,6 +441,13 @@ def lead_sentence(
     ):
         first, last = plan_period.group(1), plan_period.group(2)
         within = f" (the plan runs from {first} to {last})" if en else f"(计划实施期为{plan_period.group(0)})"
+    superseded = ""
+    if top.superseded:
+        superseded = " (superseded draft text)" if en else "(草案原文,已被正式版取代)"
+    if coverage == "partial":
+        if en:
+            return f'{where}{superseded} says "{words}" (quoted in Chinese), but does not state {missing}{within}.'
+        return f"{where}{superseded}提到“{words}”,但没有写明{missing}{within}。"
     if en:
         return f"{where}{superseded}: {words} (quoted in Chinese){within}"
     return f"{where}{superseded}:{words}{within}"

@@ -185,7 +185,7 @@ class Assistant:
         numbered = self.collection.plan(query.numbered_version)
         missing = missing_task(query, numbered, self.tasks(query.numbered_version))
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
-        coverage = coverage_of(query, hits, cue, abstained)
+        coverage = coverage_of(query, hits, cue, abstained, self.thresholds.evidence_margin)
         if coverage == "answered" and cue is not None and cue.missing is not None and results:
             # The result that holds what was asked comes first: an address two paragraphs below
             # the consultation's dates, in the same notice.

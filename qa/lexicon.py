@@ -51,6 +51,8 @@ class Lexicon:
     glossary: tuple[GlossaryEntry, ...] = field(default=(), repr=False)
     # Cues that ask only when no cue of another kind is in the question (邮箱是多少 asks contact).
     weak_cues: frozenset[str] = frozenset()
+    # Weak cues that a yes/no question reads as "a few" (能不能多弄几个?), not as asking a number.
+    indefinite_cues: frozenset[str] = frozenset()
 
     def cue(self, kind: str) -> AskCue | None:
         return next((c for c in self.asks if c.kind == kind), None)
@@ -111,4 +113,5 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
         asks,
         glossary,
         frozenset([*weak.get("zh", ()), *(w.lower() for w in weak.get("en", ()))]),
+        frozenset(asks_data.get("indefinite", {}).get("zh", ())),
     )

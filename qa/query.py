@@ -332,11 +332,13 @@ def _asks(text: str, lexicon: Lexicon) -> AskKind:
 
     Weak cues (多少, 哪里) give way to a cue of another kind that names what is asked (邮箱是多少
     asks contact, 哪几个地方 asks place), though not to the mere shape of a yes/no question
-    (有没有说要建多少 asks count)."""
+    (有没有说要建多少 asks count), unless it means "a few" there (能不能多弄几个?)."""
     named = _first_kind(text, lexicon, lexicon.weak_cues)
     if named is not None and named not in ("yesno", "what"):
         return named
-    return _first_kind(text, lexicon, frozenset()) or "what"
+    # 能不能多弄几个? asks yes or no: in that shape 几个 means "a few".
+    skip = lexicon.indefinite_cues if named == "yesno" else frozenset()
+    return _first_kind(text, lexicon, skip) or "what"
 
 
 def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | None:

@@ -430,12 +430,16 @@ def test_a_question_about_a_background_document_is_answered(assistant: Assistant
 
 def test_a_date_question_quotes_the_sentence_asked_about_and_the_plans_period(assistant: Assistant) -> None:
     """The task's "三年内…5000户燃气计量表" names a time, but the question is about 瓶改管: that
-    sentence is quoted, with the period every task of the plan runs in."""
+    sentence is quoted, and it gives no time, only the period every task of the plan runs in."""
     answer = assistant.ask("我家还在用煤气罐,啥时候能通上管道燃气?")
     top = answer.results[0]
     assert (top.doc_id, top.clause) == ("plan-final", 22) and answer.asks == "date"
     assert "瓶改管" in top.highlight and "5000户" not in top.highlight
-    assert answer.lead == f"第22项 {top.title}(区建设管理委牵头):{top.highlight}(计划实施期为2024-2026年)"
+    assert answer.coverage == "partial"
+    assert answer.lead == (
+        f"第22项 {top.title}(区建设管理委牵头)提到“{top.highlight}”,"
+        "但没有写明具体时间(计划实施期为2024-2026年)。"
+    )
 
 
 def test_a_tasks_title_is_never_quoted_as_what_it_says(assistant: Assistant) -> None:
@@ -462,3 +466,36 @@ def test_the_detail_asked_for_is_in_the_lead(assistant: Assistant, question: str
     answer = assistant.ask(question)
     assert answer.coverage == "answered"
     assert words in answer.results[0].highlight and words in answer.lead
+
+
+@pytest.mark.parametrize(
+    "question, clause, missing",
+    [
+        ("垃圾没分类会被罚款多少钱?", 20, "具体金额"),
+        ("举报违章建筑打什么电话?", 14, "联系方式"),
+        ("新增的停车泊位怎么收费?", 4, "具体金额"),
+    ],
+)
+def test_a_fine_a_fee_or_a_hotline_of_a_covered_subject_is_a_partial_answer(
+    assistant: Assistant, question: str, clause: int, missing: str
+) -> None:
+    """Not a subject of its own: the plan covers rubbish sorting, illegal building and parking."""
+    answer = assistant.ask(question)
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", clause)
+    assert answer.coverage == "partial" and not answer.abstained and answer.missing == missing
+    assert answer.lead.endswith(f"但没有写明{missing}。") and f"“{top.highlight}”" in answer.lead
+
+
+def test_a_date_the_task_does_not_give_is_partial_with_the_plans_period(assistant: Assistant) -> None:
+    answer = assistant.ask("滨水步道什么时候能全线贯通?")
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 17) and answer.coverage == "partial"
+    assert answer.lead.endswith("但没有写明具体时间(计划实施期为2024-2026年)。")
+
+
+def test_a_partial_answer_from_the_draft_says_it_is_superseded(assistant: Assistant) -> None:
+    answer = assistant.ask("草案第10项加装电梯补贴多少钱?", doc="plan-draft")
+    top = answer.results[0]
+    assert top.superseded and answer.coverage in ("partial", "answered")
+    assert "已被正式版取代" in answer.lead

@@ -72,6 +72,9 @@ ASKED = [
     ("区里有没有说充电桩要建多少?", "count"),
     ("公共停车泊位增加多少?", "count"),
     ("旧衣服回收点在哪里?", "place"),
+    ("商场公园能不能多弄几个?", "yesno"),
+    ("哪些公园会24小时开放?", "place"),
+    ("新增的停车泊位怎么收费?", "amount"),
     # 附近 sets the scene; it does not ask where.
     ("附近充电桩太少了,以后会多建吗?", "yesno"),
 ]
@@ -206,7 +209,8 @@ def test_every_document_has_an_entry(glossary: dict[str, Any], collection: Colle
 
 
 def test_asks_shape(asks: dict[str, Any]) -> None:
-    assert set(asks) == {"_about", "weak", "kinds"}
+    assert set(asks) == {"_about", "weak", "indefinite", "kinds"}
+    assert set(asks["indefinite"]["zh"]) <= set(asks["weak"]["zh"]), "an indefinite cue is a weak cue"
     every = {field: {c for spec in asks["kinds"].values() for c in spec[field]} for field in ("zh", "en")}
     for field in ("zh", "en"):
         assert set(asks["weak"][field]) <= every[field], "a weak cue is a cue of some kind"
