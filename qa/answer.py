@@ -34,6 +34,7 @@ __all__ = [
     "missing_task",
     "listing",
     "filters_notice",
+    "dropped_lead",
     "NO_ANSWER_ZH",
     "NO_ANSWER_EN",
 ]
@@ -451,3 +452,19 @@ def lead_sentence(
     if en:
         return f"{where}{superseded}: {words} (quoted in Chinese){within}"
     return f"{where}{superseded}:{words}{within}"
+
+
+def dropped_lead(final: Result, draft: Result, lexicon: Lexicon, english: bool) -> str:
+    """The lead for a question about draft words the final plan does not keep as they were: it
+    quotes them as superseded and names the final task that replaced theirs. What exactly changed
+    is the version note, which follows."""
+    words = draft.highlight.strip()
+    draft_label = clause_label(int(draft.clause or 0), english, superseded=True)
+    final_label = clause_label(int(final.clause or 0), english)
+    if english:
+        title = lexicon.english(final.title) or final.title
+        return (
+            f'{draft_label[0].upper()}{draft_label[1:]} said "{words}" (quoted in Chinese, superseded); '
+            f'{final_label} "{title}" of the final plan does not keep these words as they were.'
+        )
+    return f"{draft_label}写的“{words}”(草案原文,已被正式版取代),正式版{final_label} {final.title}没有原样保留这句话。"

@@ -499,3 +499,31 @@ def test_a_partial_answer_from_the_draft_says_it_is_superseded(assistant: Assist
     top = answer.results[0]
     assert top.superseded and answer.coverage in ("partial", "answered")
     assert "已被正式版取代" in answer.lead
+
+
+@pytest.mark.parametrize(
+    "question, draft, final",
+    [
+        ("建筑垃圾资源化利用率93%的目标还有吗?", 19, 19),
+        ("提升业委会规范化运作率这个提法,正式版是不是删了?", 34, 35),
+    ],
+)
+def test_draft_words_the_final_plan_dropped_are_quoted_as_superseded(
+    assistant: Assistant, question: str, draft: int, final: int
+) -> None:
+    answer = assistant.ask(question)
+    current, old = answer.results[0], answer.results[1]
+    assert (current.doc_id, current.clause) == ("plan-final", final)
+    assert (old.doc_id, old.clause) == ("plan-draft", draft) and old.superseded
+    assert old.text[old.highlight_start : old.highlight_end] == old.highlight
+    assert old.highlight not in assistant.collection.current_plan.text
+    assert answer.lead == (
+        f"草案第{draft}项写的“{old.highlight.strip()}”(草案原文,已被正式版取代),"
+        f"正式版第{final}项 {current.title}没有原样保留这句话。"
+    )
+    assert current.version_note and current.version_note in answer.text  # what exactly changed
+
+
+def test_a_whole_task_comparison_is_not_read_as_dropped_words(assistant: Assistant) -> None:
+    answer = assistant.ask("第10项草案和正式版有什么不同?")
+    assert answer.lead.startswith("第10项 ")
