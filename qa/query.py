@@ -36,7 +36,13 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _CLAUSE_ZH = re.compile(r"第\s*([0-9零〇一二两三四五六七八九十]+)\s*(?:项|条(?!意见|建议)|个任务|号任务)")
 _CLAUSE_BARE = re.compile(r"(?<![0-9.%])([0-9]{1,2})\s*号任务")
 _CLAUSE_EN = re.compile(r"(?:\b(?:task|item|clause|article|number)\s*#?|\bno\.|#)\s*([0-9]{1,2})\b", re.I)
-_DRAFT = re.compile(r"草案|征求意见稿|原来|原先|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b", re.I)
+# 原来 points at the draft where it opens the question (原来物业费…) or a version word follows it
+# (原来的第11项, 原来写的); a resident's 原来那些 are the streets as they are.
+_DRAFT = re.compile(
+    r"草案|征求意见稿|(?:^|[,,。;;??!!\s])原(?:来|先)|原(?:来|先)的?(?:版|稿|写|说|提法|方案|计划|第)"
+    r"|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b",
+    re.I,
+)
 _COMPARE = re.compile(
     r"区别|不同|变化|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
     r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bremoved\b|\badded\b|\bdropped\b|\bstill\b",
