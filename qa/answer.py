@@ -35,6 +35,7 @@ __all__ = [
     "listing",
     "filters_notice",
     "dropped_lead",
+    "also_answers",
     "NO_ANSWER_ZH",
     "NO_ANSWER_EN",
 ]
@@ -468,3 +469,17 @@ def dropped_lead(final: Result, draft: Result, lexicon: Lexicon, english: bool) 
             f'{final_label} "{title}" of the final plan does not keep these words as they were.'
         )
     return f"{draft_label}写的“{words}”(草案原文,已被正式版取代),正式版{final_label} {final.title}没有原样保留这句话。"
+
+
+def also_answers(second: Result, lexicon: Lexicon, english: bool) -> str:
+    """What a second task that answers about as well adds to the lead (installing lifts, and the
+    old lifts' safety checks): which task, who leads it, its words."""
+    label = clause_label(int(second.clause or 0), english)
+    units = _units(second, lexicon, english)
+    words = second.highlight.strip()
+    if english:
+        title = lexicon.english(second.title) or second.title
+        led = f" (led by {units})" if units else ""
+        return f' See also {label[0].upper()}{label[1:]} "{title}"{led}: {words} (quoted in Chinese)'
+    led = f"({units}牵头)" if units else ""
+    return f"另见{label} {second.title}{led}:{words}"

@@ -16,6 +16,7 @@ from qa.answer import (
     Answer,
     Result,
     abstains,
+    also_answers,
     asked_sentence,
     compose,
     coverage_of,
@@ -233,6 +234,8 @@ class Assistant:
             )
             if self._asks_about_dropped_words(query, hits, results):
                 lead = dropped_lead(results[0], results[1], self.lexicon, query.english)
+            elif coverage == "answered" and self._both_answer(query, results):
+                lead += also_answers(results[1], self.lexicon, query.english)
         text = compose(query, results, abstained, lead, self.collection.superseded_plan.text)
         if missing is not None:
             no_answer = compose(query, [], True)
@@ -252,6 +255,20 @@ class Assistant:
             return False
         closer = hits[1].closeness[:1] > hits[0].closeness[:1]
         return closer and draft.highlight.strip() not in self.collection.current_plan.text
+
+    def _both_answer(self, query: Query, results: list[Result]) -> bool:
+        """Whether the two best results are tasks of the current plan that answer about as well,
+        on a question that names no task, unit or version of its own."""
+        if query.clause is not None or query.lists_tasks or query.version is not None or len(results) < 2:
+            return False
+        first, second = results[0], results[1]
+        return (
+            first.version == second.version == "final"
+            and isinstance(first.clause, int)
+            and isinstance(second.clause, int)
+            and first.clause != second.clause
+            and first.score - second.score <= self.thresholds.also_answers
+        )
 
     def _listing(self, query: Query, filters: Filters) -> str | None:
         """Every task the named unit leads within the filters, or None when the document filter
