@@ -392,7 +392,9 @@ def test_choosing_a_task_shows_the_whole_clause(page):
     assert '版本说明:<span lang="zh-CN">标题由&quot;深化精品小区建设&quot;' in html
     assert '<a class="qa-back" href="#qa-task-10">返回任务列表</a>' in html
     draft = page.task_detail("draft", 29, "en")
-    assert "此为草案第29项,已被正式版第32项取代。" in draft and ">Draft (superseded)<" in draft
+    # the English view gives the note in English, around the plans' Chinese words
+    assert "This is draft task 29, replaced by task 32 of the final plan." in draft
+    assert ">Draft (superseded)<" in draft and "此为草案" not in draft
     assert "点选任务名" in page.task_detail("final", 99, "zh")
 
 

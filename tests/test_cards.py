@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -87,7 +88,30 @@ def test_card_badges_for_draft_and_background(collection):
 def test_card_labels_switch_to_english(collection):
     card = render_result(_result(), collection.current_plan, english=True)
     assert ">Final plan<" in card and "Task 10 " in card and "Lead units:" in card
-    assert "Draft vs final:" in card and "正式版<" not in card
+    assert "Version note:" in card and "正式版<" not in card
+
+
+def test_english_cards_name_the_plan_task_and_units_through_the_glossary(collection):
+    lexicon = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon")
+    note = 'Title changed from "深化精品小区建设" to "升级“美丽家园”建设".'
+    card = render_result(_result(version_note=note), collection.current_plan, True, lexicon.english)
+    text = html.unescape(_text(card))
+    plan = lexicon.english(collection.current_plan.title)
+    assert plan and f'<span class="qa-doc" lang="en">{plan}</span>' in card
+    assert f"Lead units: {lexicon.english('区房管局')} (区房管局)" in text
+    assert f"Task 10 “{lexicon.english('升级“美丽家园”建设')}” (升级“美丽家园”建设)" in text
+    # the English note is English, with the plans' words marked as Chinese inside it
+    assert '<span lang="en">Title changed from &quot;<span lang="zh-CN">深化精品小区建设' in card
+    for label in ("牵头单位:", "版本说明", "正式版", "第10项"):
+        assert label not in text.replace(TASK_10, "")  # the whole clause, folded, is the plan's own
+    answer = Answer("Who leads task 10?", True, "The plan does not directly address this.", [_result()])
+    markup = render_answer(answer, collection, True, english_name=lexicon.english)
+    # an abstention's text says nothing of translations: the cards do
+    assert "unofficial translations" in markup and "Possibly related" in markup
+    # without the glossary (or in Chinese) the card keeps the documents' names
+    assert "《长宁区城市管理精细化三年行动计划(2024-2026年)》" in render_result(
+        _result(), collection.current_plan, True
+    )
     assert badge("draft", english=True).endswith(">Draft (superseded)</span>")
     assert clause_label(7, "x", english=True) == "Task 7 x"
 

@@ -190,7 +190,7 @@ _UI: dict[str, dict[str, str]] = {
         "matches": ", {n} match “{search}”",
         "none": ". Try another word.",
         "expanded": " (also searched in the plan's words: {words})",
-        "dropped": "{draft} has it; the {final} dropped it. Draft vs final: {note}",
+        "dropped": "{draft} has it; the {final} dropped it. Version note: {note}",
         "pick": "Select a task title to read the whole task.",
         "table": "Tasks of the {label}",
         "compare_search": "Search the tasks",
@@ -599,7 +599,9 @@ class Page:
             "question": answer.question,
             "answer": answer.to_dict(),
             "question_html": render_question(answer.question, english),
-            "answer_html": render_answer(answer, assistant.collection, english, notice, answer_id),
+            "answer_html": render_answer(
+                answer, assistant.collection, english, notice, answer_id, assistant.lexicon.english
+            ),
             "vote": None,
         }
 
@@ -730,7 +732,7 @@ class Page:
             if pair is None or (pair.final is not None and pair.final in final_found):
                 continue
             # The current task's note says what was dropped; a task dropped whole has only the draft's.
-            note = versions.notes.get(
+            note = versions.notes_in(en).get(
                 (versions.final.doc_id, pair.final) if pair.final is not None else (draft_id, d), ""
             )
             out.append(
@@ -771,7 +773,7 @@ class Page:
                 count += self.text(ui, "none")
         parts = [
             f'<p role="status">{_e(count)}</p>',
-            *(f'<p class="qa-note" lang="zh-CN">{_e(x)}</p>' for x in lines),
+            *(f'<p class="qa-note" lang="{"en" if ui == "en" else "zh-CN"}">{_e(x)}</p>' for x in lines),
         ]
         table = (
             render_task_table(rows, ui == "en", caption=self.text(ui, "table", label=label)) if rows else ""
@@ -789,7 +791,7 @@ class Page:
             return f'<p class="qa-muted">{_e(self.text(ui, "pick"))}</p>'
         for row in self._rows[plan]:
             if row.clause.clause == n:
-                note = self.assistant.versions.notes.get((doc.doc_id, n))
+                note = self.assistant.versions.notes_in(ui == "en").get((doc.doc_id, n))
                 return render_clause(doc, row.clause, row.targets, note, english=ui == "en")
         return f'<p class="qa-muted">{_e(self.text(ui, "pick"))}</p>'
 
@@ -841,8 +843,10 @@ class Page:
                 change = self._changes.get(key)
                 en = ui == "en"
                 if change is not None:
-                    return render_pair(pair, change.summary, change.reasons, diff_task(old, new), en)
-                note = versions.notes.get((versions.final.doc_id, pair.final)) if pair.final else None
+                    summary = change.summary_en if en else change.summary
+                    return render_pair(pair, summary, change.reasons, diff_task(old, new), en)
+                notes = versions.notes_in(en)
+                note = notes.get((versions.final.doc_id, pair.final)) if pair.final else None
                 return render_pair(pair, note, (), diff_task(old, new), en)
         return ""
 
