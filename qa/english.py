@@ -8,10 +8,11 @@ so a reader can always match it with the documents. The plans' own words are nev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from qa.documents import VERSION_LABELS, VERSION_LABELS_EN, Version
-from qa.plan_format import clause_label
+from qa.plan_format import clause_label, cn_number
 from qa.version_notes import EnglishName, unit_names
 
 __all__ = [
@@ -97,4 +98,12 @@ def citation(
     if isinstance(clause, int):
         return f"{english}, {task_name(clause, title, english_name)}"
     rest = chinese[len(cite_title) :].strip()
+    # citation_label writes a question as 问五:title and a part as 一、title (qa.chunking)
+    numbered = _NUMBERED.fullmatch(rest)
+    if numbered is not None and (n := cn_number(numbered.group(2))) is not None:
+        kind = "question" if numbered.group(1) else "part"
+        return f'{english}, {kind} {n} "{numbered.group(3)}"'
     return f'{english}, "{rest}"' if rest else english
+
+
+_NUMBERED = re.compile(r"(问)?([零〇一二两三四五六七八九十]+)[:、](.+)", re.S)
