@@ -23,6 +23,7 @@ __all__ = [
     "task_name",
     "units",
     "citation",
+    "clause_name",
     "version_label",
 ]
 
@@ -95,15 +96,25 @@ def citation(
     english = english_name(doc_title)
     if english is None or not chinese.startswith(cite_title):
         return chinese
-    if isinstance(clause, int):
-        return f"{english}, {task_name(clause, title, english_name)}"
     rest = chinese[len(cite_title) :].strip()
-    # citation_label writes a question as 问五:title and a part as 一、title (qa.chunking)
-    numbered = _NUMBERED.fullmatch(rest)
+    if not rest:
+        return english
+    return f"{english}, {clause_name(clause, title, rest, english_name)}"
+
+
+def clause_name(clause: int | str | None, title: str, label: str, english_name: EnglishName) -> str:
+    """A clause named in English: task 29 "…" (…), question 4 "…", part 1 "…", else "label".
+
+    ``label`` is the clause as the documents' citation names it after the document (第29项 …,
+    问五:…, 一、…: ``qa.chunking.citation_label``); a task is named by number and title.
+    """
+    if isinstance(clause, int):
+        return task_name(clause, title, english_name)
+    numbered = _NUMBERED.fullmatch(label.strip())
     if numbered is not None and (n := cn_number(numbered.group(2))) is not None:
         kind = "question" if numbered.group(1) else "part"
-        return f'{english}, {kind} {n} "{numbered.group(3)}"'
-    return f'{english}, "{rest}"' if rest else english
+        return f'{kind} {n} "{numbered.group(3)}"'
+    return f'"{label.strip()}"'
 
 
 _NUMBERED = re.compile(r"(问)?([零〇一二两三四五六七八九十]+)[:、](.+)", re.S)

@@ -370,8 +370,10 @@ def render_result(
     text, hs, he = result.text, result.highlight_start, result.highlight_end
     marked = f"{_e(text[:hs])}<mark>{_e(text[hs:he])}</mark>{_e(text[he:])}"
     doc_name = english_names.document_name(doc.title, doc.cite_title, names) if names else doc.cite_title
-    if names and isinstance(result.clause, int):
-        heading = _mixed(_capital(english_names.task_name(result.clause, result.title, names)), True)
+    if names and result.clause is not None:
+        # the documents' own citation tells a question (问五:…) from a part (五、…)
+        label = result.citation.removeprefix(doc.cite_title)
+        heading = _mixed(_capital(english_names.clause_name(result.clause, result.title, label, names)), True)
     else:
         heading = _e(clause_label(result.clause, result.title, english))
     parts = [
