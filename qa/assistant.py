@@ -246,8 +246,9 @@ class Assistant:
             return ""
         top = results[0]
         doc = self.collection.get(top.doc_id)
+        # the lead sentence names the task in English: the line under it need not again
         return english.citation(
-            doc.title, doc.cite_title, top.clause, top.title, top.citation, self.lexicon.english
+            doc.title, doc.cite_title, top.clause, top.title, top.citation, self.lexicon.english, short=True
         )
 
     def _listing(self, query: Query, filters: Filters) -> str | None:

@@ -87,11 +87,13 @@ def citation(
     title: str,
     chinese: str,
     english_name: EnglishName,
+    short: bool = False,
 ) -> str:
     """Where quoted words come from, in English where the glossary names the document.
 
     ``chinese`` is the documents' own citation (``Result.citation``), returned unchanged for a
     document the glossary does not name: a half-translated citation would match neither.
+    ``short`` names a task by its number only, for a line under a lead sentence that named it.
     """
     english = english_name(doc_title)
     if english is None or not chinese.startswith(cite_title):
@@ -99,6 +101,8 @@ def citation(
     rest = chinese[len(cite_title) :].strip()
     if not rest:
         return english
+    if short and isinstance(clause, int):
+        return f"{english}, {clause_label(clause, True)}"
     return f"{english}, {clause_name(clause, title, rest, english_name)}"
 
 

@@ -386,9 +386,14 @@ def render_result(
         f'<div class="qa-clause-title">{heading}</div>',
     ]
     if result.section:
-        parts.append(
-            f'<div class="qa-meta">{_e(lab["section"])}:<span{_ZH}>{_e(result.section)}</span></div>'
-        )
+        section = names(strip_heading_number(result.section)) if names else None
+        if section:  # the glossary's name, with the plan's heading after it
+            shown = f"{_e(section)} (<span{_ZH}>{_e(result.section)}</span>)"
+            parts.append(f'<div class="qa-meta">{_e(lab["section"])}: {shown}</div>')
+        else:
+            parts.append(
+                f'<div class="qa-meta">{_e(lab["section"])}:<span{_ZH}>{_e(result.section)}</span></div>'
+            )
     if result.lead_units:
         if names:
             units = _mixed(english_names.units(result.lead_units, names), True)

@@ -38,6 +38,7 @@ from typing import Any, Literal, TypeVar  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from qa import english  # noqa: E402
 from qa.answer import Answer  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.compare import TaskPair, diff_task, pair_texts  # noqa: E402
@@ -49,6 +50,7 @@ from qa.targets import numbered_targets  # noqa: E402
 from qa.web.cards import (  # noqa: E402
     CSS,
     TaskRow,
+    lang_attr,
     render_answer,
     render_changes,
     render_clause,
@@ -874,7 +876,10 @@ class Page:
     def header(self, lang: str | None) -> str:
         ui = _lang(lang)
         title = self.plans["final"].title
-        if ui == "en":
+        name = self.assistant.lexicon.english(title) if ui == "en" else None
+        if name:  # the glossary's name of the plan, an unofficial translation as the footer says
+            h1 = f"{_e(name)} · {_e(self.text(ui, 'app'))}"
+        elif ui == "en":
             h1 = f'<span lang="zh-CN">{_e(title)}</span> · {_e(self.text(ui, "app"))}'
         else:
             h1 = f"{_e(title)} · {_e(self.text(ui, 'app'))}"
@@ -886,8 +891,13 @@ class Page:
         plan = self.plans["final"].cite_title
         issuer = self.plans["draft"].issuer
         text = self.text(ui, "footer", plan="\0", issuer="\1")
-        text = _e(text).replace("\0", f'<span lang="zh-CN">{_e(plan)}</span>')
-        text = text.replace("\1", f'<span lang="zh-CN">{_e(issuer)}</span>')
+        if ui == "en":
+            text += " " + english.UNOFFICIAL
+            names = self.assistant.lexicon.english
+            plan = english.document_name(self.plans["final"].title, plan, names)
+            issuer = english.units([issuer], names)
+        text = _e(text).replace("\0", f"<span{lang_attr(plan)}>{_e(plan)}</span>")
+        text = text.replace("\1", f"<span{lang_attr(issuer)}>{_e(issuer)}</span>")
         return f'<p lang="{"en" if ui == "en" else "zh-CN"}">{text}</p>'
 
     def heading(self, lang: str | None, key: str) -> str:
@@ -900,7 +910,10 @@ class Page:
         out = [(self.text(ui, "all_docs"), "")]
         for d in self.assistant.collection.documents:
             kind = names[d.version]
-            out.append((f"{d.cite_title}({kind})", d.doc_id))
+            title = d.cite_title
+            if ui == "en":
+                title = english.document_name(d.title, title, self.assistant.lexicon.english)
+            out.append((f"{title}({kind})", d.doc_id))
         return out
 
     def version_choices(self, lang: str | None) -> list[tuple[str, str]]:
