@@ -12,6 +12,7 @@ from qa.lexicon import load_lexicon
 from qa.structure import parse_clauses
 from qa.targets import numbered_targets
 from qa.web.cards import (
+    TaskRow,
     badge,
     clause_label,
     render_answer,
@@ -21,6 +22,7 @@ from qa.web.cards import (
     render_pair,
     render_question,
     render_result,
+    render_task_table,
 )
 
 ALIASES = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon").unit_aliases
@@ -242,6 +244,24 @@ def test_clause_for_the_browser(collection):
     assert "<li>三年内新增加装电梯466台</li>" in markup
     assert '版本说明:<span lang="zh-CN">改了标题</span>' in markup
     assert '<a class="qa-back" href="#qa-task-10">返回任务列表</a>' in markup
+
+
+def test_clause_and_task_table_in_english_name_things_through_the_glossary(collection):
+    lexicon = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon")
+    doc = collection.current_plan
+    clause = next(c for c in parse_clauses(doc) if c.clause == 10)
+    note = 'Title changed from "深化精品小区建设" to "升级“美丽家园”建设".'
+    markup = render_clause(doc, clause, (), note, True, lexicon.english)
+    text = html.unescape(_text(markup))
+    assert f"{lexicon.english(doc.title)}Final plan" in text
+    assert f"Lead units: {lexicon.english('区房管局')} (区房管局)" in text
+    assert "Version note: Title changed from" in text and "unofficial translations" in text
+    rows = [TaskRow(c, ()) for c in parse_clauses(doc) if c.kind == "task"]
+    table = html.unescape(_text(render_task_table(rows, True, "", lexicon.english)))
+    for c in rows:
+        assert f"{lexicon.english(c.clause.title)} ({c.clause.title})" in table
+    # without the glossary the table is as it was: the plan's own words
+    assert lexicon.english(rows[0].clause.title) not in render_task_table(rows, True)
 
 
 def test_numbered_targets_are_phrases_with_digits():

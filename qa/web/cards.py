@@ -304,7 +304,8 @@ def _note_span(note: str, english: bool) -> str:
 
 def _note_line(note: str, english: bool) -> str:
     lang, body = _note_body(note, english)
-    return f'<div class="qa-note">{_e(_lang(english)["note"])}:<span{lang}>{body}</span></div>'
+    sep = ": " if english else ":"  # an English label takes a space after its colon
+    return f'<div class="qa-note">{_e(_lang(english)["note"])}{sep}<span{lang}>{body}</span></div>'
 
 
 def _note(note: str, english: bool) -> str:
@@ -386,21 +387,9 @@ def render_result(
         f'<div class="qa-clause-title">{heading}</div>',
     ]
     if result.section:
-        section = names(strip_heading_number(result.section)) if names else None
-        if section:  # the glossary's name, with the plan's heading after it
-            shown = f"{_e(section)} (<span{_ZH}>{_e(result.section)}</span>)"
-            parts.append(f'<div class="qa-meta">{_e(lab["section"])}: {shown}</div>')
-        else:
-            parts.append(
-                f'<div class="qa-meta">{_e(lab["section"])}:<span{_ZH}>{_e(result.section)}</span></div>'
-            )
+        parts.append(_section(result.section, english, names))
     if result.lead_units:
-        if names:
-            units = _mixed(english_names.units(result.lead_units, names), True)
-            parts.append(f'<div class="qa-meta">{_e(lab["lead"])}: {units}</div>')
-        else:
-            units = _e("、".join(result.lead_units))
-            parts.append(f'<div class="qa-meta">{_e(lab["lead"])}:<span{_ZH}>{units}</span></div>')
+        parts.append(_units(result.lead_units, english, names))
     parts.append(f'<blockquote class="qa-highlight"{_ZH}>{_e(result.highlight)}</blockquote>')
     parts.append(
         f'<details><summary>{_e(lab["full"])}</summary><div class="qa-clause-text"{_ZH}>{marked}</div></details>'
@@ -483,32 +472,56 @@ def render_clause(
     targets: Sequence[str] = (),
     note: str | None = None,
     english: bool = False,
+    english_name: EnglishName | None = None,
 ) -> str:
     """A task of a plan for the clause browser: heading, section, lead units, targets, whole text,
-    and a link back to its row of the task table."""
+    and a link back to its row of the task table. With English labels, ``english_name`` (the
+    glossary) names the plan, the task, its section and units as on an answer's cards."""
     lab = _lang(english)
+    names = english_name if english else None
+    doc_name = english_names.document_name(doc.title, doc.cite_title, names) if names else doc.cite_title
+    if names and isinstance(clause.clause, int):
+        heading = _mixed(_capital(english_names.task_name(clause.clause, clause.title, names)), True)
+    else:
+        heading = _e(clause_label(clause.clause, clause.title, english))
     parts = [
         f'<article class="qa-card qa-detail" data-doc="{_e(doc.doc_id)}" data-clause="{_e(clause.clause)}"'
         f'{_page_lang(english)} tabindex="-1">',
-        f'<header><span class="qa-doc"{_ZH}>{_e(doc.cite_title)}</span>{badge(doc.version, english)}</header>',
-        f'<h2 class="qa-clause-title">{_e(clause_label(clause.clause, clause.title, english))}</h2>',
+        f'<header><span class="qa-doc"{lang_attr(doc_name)}>{_e(doc_name)}</span>{badge(doc.version, english)}</header>',
+        f'<h2 class="qa-clause-title">{heading}</h2>',
     ]
     if clause.section:
-        parts.append(
-            f'<div class="qa-meta">{_e(lab["section"])}:<span{_ZH}>{_e(clause.section)}</span></div>'
-        )
+        parts.append(_section(clause.section, english, names))
     if clause.lead_units:
-        units = "、".join(clause.lead_units)
-        parts.append(f'<div class="qa-meta">{_e(lab["lead"])}:<span{_ZH}>{_e(units)}</span></div>')
+        parts.append(_units(clause.lead_units, english, names))
     if targets:
         items = "".join(f"<li>{_e(t)}</li>" for t in targets)
         parts.append(f'<div class="qa-heading">{_e(lab["targets"])}</div><ul{_ZH}>{items}</ul>')
     parts.append(f'<div class="qa-clause-text"{_ZH}>{_e(doc.text[clause.start : clause.end])}</div>')
     if note:
-        parts.append(f'<div class="qa-note">{_e(lab["note"])}:<span{_ZH}>{_e(note)}</span></div>')
+        parts.append(_note_line(note, english))
+    if names:
+        parts.append(f'<p class="qa-meta qa-unofficial" lang="en">{_e(english_names.UNOFFICIAL)}</p>')
     parts.append(f'<a class="qa-back" href="#qa-task-{_e(clause.clause)}">{_e(lab["back"])}</a>')
     parts.append("</article>")
     return "".join(parts)
+
+
+def _section(section: str, english: bool, names: EnglishName | None) -> str:
+    """The section line of a card: the glossary's name first, with the plan's heading after it."""
+    label = _e(_lang(english)["section"])
+    name = names(strip_heading_number(section)) if names else None
+    if name:
+        return f'<div class="qa-meta">{label}: {_e(name)} (<span{_ZH}>{_e(section)}</span>)</div>'
+    return f'<div class="qa-meta">{label}:<span{_ZH}>{_e(section)}</span></div>'
+
+
+def _units(units: Sequence[str], english: bool, names: EnglishName | None) -> str:
+    """The lead units line of a card: English names with the Chinese in brackets, or the plan's."""
+    label = _e(_lang(english)["lead"])
+    if names:
+        return f'<div class="qa-meta">{label}: {_mixed(english_names.units(units, names), True)}</div>'
+    return f'<div class="qa-meta">{label}:<span{_ZH}>{_e("、".join(units))}</span></div>'
 
 
 @dataclass(frozen=True)
@@ -519,12 +532,20 @@ class TaskRow:
     targets: tuple[str, ...]
 
 
-def render_task_table(rows: Sequence[TaskRow], english: bool = False, caption: str = "") -> str:
+def render_task_table(
+    rows: Sequence[TaskRow],
+    english: bool = False,
+    caption: str = "",
+    english_name: EnglishName | None = None,
+) -> str:
     """The tasks as a table grouped by section; each title is a button that opens the task.
 
-    On a narrow screen the CSS turns every row into a small block with labelled lines.
+    On a narrow screen the CSS turns every row into a small block with labelled lines. With
+    English labels, ``english_name`` (the glossary) gives sections, titles and units in English,
+    each with the plan's Chinese beside it.
     """
     lab = _lang(english)
+    names = english_name if english else None
     head = (
         f'<thead><tr><th scope="col">{_e(lab["number"])}</th><th scope="col">{_e(lab["task"])}</th>'
         f'<th scope="col">{_e(lab["lead"])}</th><th scope="col">{_e(lab["targets"])}</th></tr></thead>'
@@ -536,16 +557,30 @@ def render_task_table(rows: Sequence[TaskRow], english: bool = False, caption: s
         name = strip_heading_number(c.section)
         if name and name != section:
             section = name
-            body.append(
-                f'<tr class="qa-section-row"><th colspan="4" scope="colgroup"{_ZH}>{_e(name)}</th></tr>'
-            )
+            shown = names(name) if names else None
+            if shown:
+                cell = f'<th colspan="4" scope="colgroup">{_e(shown)} (<span{_ZH}>{_e(name)}</span>)</th>'
+            else:
+                cell = f'<th colspan="4" scope="colgroup"{_ZH}>{_e(name)}</th>'
+            body.append(f'<tr class="qa-section-row">{cell}</tr>')
         label = clause_label(c.clause, c.title, english)
+        title = names(c.title) if names else None
+        button = (
+            f'<button type="button" class="qa-task-btn" data-task="{_e(c.clause)}" aria-label="{_e(label)}"'
+            + (
+                f' lang="en">{_e(title)}</button> <span{_ZH}>({_e(c.title)})</span>'
+                if title
+                else f"{_ZH}>{_e(c.title)}</button>"
+            )
+        )
+        units = (
+            f'<td data-label="{_e(lab["lead"])}">{_mixed(english_names.units(c.lead_units, names), True)}</td>'
+            if names
+            else f'<td data-label="{_e(lab["lead"])}"{_ZH}>{_e("、".join(c.lead_units))}</td>'
+        )
         body.append(
             f'<tr id="qa-task-{_e(c.clause)}" data-task="{_e(c.clause)}">'
-            f"<td>{_e(c.clause)}</td>"
-            f'<td><button type="button" class="qa-task-btn" data-task="{_e(c.clause)}" '
-            f'aria-label="{_e(label)}"{_ZH}>{_e(c.title)}</button></td>'
-            f'<td data-label="{_e(lab["lead"])}"{_ZH}>{_e("、".join(c.lead_units))}</td>'
+            f"<td>{_e(c.clause)}</td><td>{button}</td>{units}"
             f'<td data-label="{_e(lab["targets"])}"{_ZH}>{_e(";".join(row.targets))}</td></tr>'
         )
     cap = f'<caption class="qa-sr-only">{_e(caption)}</caption>' if caption else ""

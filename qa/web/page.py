@@ -778,7 +778,11 @@ class Page:
             *(f'<p class="qa-note" lang="{"en" if ui == "en" else "zh-CN"}">{_e(x)}</p>' for x in lines),
         ]
         table = (
-            render_task_table(rows, ui == "en", caption=self.text(ui, "table", label=label)) if rows else ""
+            render_task_table(
+                rows, ui == "en", self.text(ui, "table", label=label), self.assistant.lexicon.english
+            )
+            if rows
+            else ""
         )
         return table, "".join(parts)
 
@@ -794,7 +798,9 @@ class Page:
         for row in self._rows[plan]:
             if row.clause.clause == n:
                 note = self.assistant.versions.notes_in(ui == "en").get((doc.doc_id, n))
-                return render_clause(doc, row.clause, row.targets, note, english=ui == "en")
+                return render_clause(
+                    doc, row.clause, row.targets, note, ui == "en", self.assistant.lexicon.english
+                )
         return f'<p class="qa-muted">{_e(self.text(ui, "pick"))}</p>'
 
     def select_task(self, version: str | None, lang: str | None, evt: gr.EventData) -> tuple[str, int | None]:
