@@ -175,6 +175,7 @@ class Assistant:
                 current,
                 len(self.tasks("final")),
                 cue,
+                self.thresholds.evidence_margin,
             )
             for rank, hit in enumerate(hits, start=1)
         ]
@@ -230,7 +231,7 @@ class Assistant:
         if results and not abstained:
             top = results[0]
             lead = lead_sentence(
-                query, top, self.collection.get(top.doc_id), self.lexicon, coverage, not_stated
+                query, top, self.collection.get(top.doc_id), self.lexicon, coverage, not_stated, cue
             )
         text = compose(
             query, results, abstained, lead, self.collection.superseded_plan.text, self._cite(query, results)

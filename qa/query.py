@@ -355,12 +355,25 @@ def find_focus(raw: str) -> tuple[int, int] | None:
 
 
 def _asks(text: str, lexicon: Lexicon) -> AskKind:
-    """The first kind in the lexicon's order with a cue in the question; "what" when none."""
+    """The first kind in the lexicon's order with a cue in the question; "what" when none.
+
+    Weak cues (多少, 哪里) give way to a cue of another kind that names what is asked (邮箱是多少
+    asks contact, 哪几个地方 asks place), though not to the mere shape of a yes/no question
+    (有没有说要建多少 asks count)."""
+    named = _first_kind(text, lexicon, lexicon.weak_cues)
+    if named is not None and named not in ("yesno", "what"):
+        return named
+    return _first_kind(text, lexicon, frozenset()) or "what"
+
+
+def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | None:
     lowered = text.lower()
     for cue in lexicon.asks:
         if any(p.search(text) for p in cue.patterns):
             return cue.kind
         for word in cue.zh:
+            if word in skip:
+                continue
             # 吗 asks yes or no only where it ends the question.
             if word == "吗":
                 if re.search(r"吗\s*[??]?\s*$", text):
@@ -368,13 +381,15 @@ def _asks(text: str, lexicon: Lexicon) -> AskKind:
             elif word in text:
                 return cue.kind
         for word in cue.en:
+            if word in skip:
+                continue
             if cue.kind == "yesno":
                 # "does …?" asks yes or no; "what does …" asks what.
                 if re.match(rf"\s*{re.escape(word)}\b", lowered):
                     return cue.kind
             elif _mentions(lowered, word):
                 return cue.kind
-    return "what"
+    return None
 
 
 # At most this many of the plan's words are added for an English question: the longest English

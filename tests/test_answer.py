@@ -426,3 +426,39 @@ def test_final_plan_first_even_with_one_result(assistant: Assistant) -> None:
 def test_a_question_about_a_background_document_is_answered(assistant: Assistant) -> None:
     answer = assistant.ask("Who issued the final plan?")
     assert not answer.abstained
+
+
+def test_a_date_question_quotes_the_sentence_asked_about_and_the_plans_period(assistant: Assistant) -> None:
+    """The task's "三年内…5000户燃气计量表" names a time, but the question is about 瓶改管: that
+    sentence is quoted, with the period every task of the plan runs in."""
+    answer = assistant.ask("我家还在用煤气罐,啥时候能通上管道燃气?")
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 22) and answer.asks == "date"
+    assert "瓶改管" in top.highlight and "5000户" not in top.highlight
+    assert answer.lead == f"第22项 {top.title}(区建设管理委牵头):{top.highlight}(计划实施期为2024-2026年)"
+
+
+def test_a_tasks_title_is_never_quoted_as_what_it_says(assistant: Assistant) -> None:
+    """The lead names the task; quoting "30.深入推进…" after it would say nothing."""
+    for question in ("“一网统管”平台建设的牵头单位有哪些?", "电动自行车那条是后来加的吗?"):
+        top = assistant.ask(question).results[0]
+        assert isinstance(top.clause, int)
+        assert not top.highlight.startswith(f"{top.clause}."), question
+
+
+@pytest.mark.parametrize(
+    "question, words",
+    [
+        ("正式的三年行动计划是哪天印发的?", "2024年8月28日"),
+        ("On what date was the final three-year plan issued?", "2024年8月28日"),
+        ("寄书面意见,邮编写多少?", "邮编:200050"),
+        ("景观照明以哪几个地方为亮点?", "以延安高架、苏州河两岸、中山公园区域为亮点"),
+        ("使用满几年的老旧住宅电梯要做安全风险评估?", "使用满15年"),
+    ],
+)
+def test_the_detail_asked_for_is_in_the_lead(assistant: Assistant, question: str, words: str) -> None:
+    """A date inside a document's name (《…(2024-2026年)》) is not the date a notice was issued;
+    a postcode, places and a duration are what 多少, 哪几个地方 and 满几年 ask for."""
+    answer = assistant.ask(question)
+    assert answer.coverage == "answered"
+    assert words in answer.results[0].highlight and words in answer.lead
