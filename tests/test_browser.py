@@ -305,6 +305,15 @@ def test_an_english_answer_has_english_cards(open_page, size):
         assert label not in shown, label
     assert _in_view(page, answer.locator(".qa-lead")) and _no_sideways_scroll(page)
     _screenshot(page, "chat-english.png" if size == "desktop" else "chat-english-phone.png")
+    answer.locator("details.qa-more summary").first.click()
+    assert _axe(page) == []
+    # the task browser in English names the task and its units the same way
+    _tab(page, "Browse tasks")
+    page.locator("#qa-browse-table button[data-task='10']").click()
+    detail = page.locator("#qa-browse-detail .qa-detail")
+    detail.wait_for()
+    assert "Lead units: District Housing Administration (区房管局)" in detail.inner_text()
+    assert _axe(page) == [] and _no_sideways_scroll(page)
 
 
 def test_the_card_cites_final_task_10_and_each_answer_takes_one_vote(open_page, log):

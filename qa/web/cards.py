@@ -563,8 +563,9 @@ def render_task_table(
             else:
                 cell = f'<th colspan="4" scope="colgroup"{_ZH}>{_e(name)}</th>'
             body.append(f'<tr class="qa-section-row">{cell}</tr>')
-        label = clause_label(c.clause, c.title, english)
         title = names(c.title) if names else None
+        # the accessible name holds the visible text (axe: label-content-name-mismatch)
+        label = clause_label(c.clause, title or c.title, english)
         button = (
             f'<button type="button" class="qa-task-btn" data-task="{_e(c.clause)}" aria-label="{_e(label)}"'
             + (
