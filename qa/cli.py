@@ -238,6 +238,8 @@ def format_answer(out: dict, english_name: EnglishName | None = None) -> str:
         lines.append(f"   「{r['highlight']}」")
         if r["version_note"]:
             lines.append(f"   {lab['note']}{r['version_note']}")
+    if names and out["results"] and english.UNOFFICIAL not in str(out["answer"]):
+        lines.append(english.UNOFFICIAL)  # the cards named things in English: say it once
     return "\n".join(lines)
 
 

@@ -140,6 +140,13 @@ def test_cli_text_and_json_of_an_english_answer(qa_main) -> None:  # noqa: ANN00
     assert partial["lead"].endswith("but does not state an amount of money.")
 
 
+def test_english_cli_cards_say_their_names_are_unofficial_once(qa_main) -> None:  # noqa: ANN001
+    abstained = qa_main("ask", "--k", "2", "What is the weather tomorrow?")[1]
+    assert "Possibly related clauses:" in abstained and abstained.count(english.UNOFFICIAL) == 1
+    answered = qa_main("ask", "--k", "2", "Who leads task 29?")[1]
+    assert answered.count(english.UNOFFICIAL) == 1
+
+
 def test_chinese_cli_text_keeps_its_labels(qa_main) -> None:  # noqa: ANN001
     out = qa_main("ask", "--k", "2", "第29项的牵头单位是哪些?")[1]
     assert "\n引用:\n1. [正式版] " in out and "   牵头单位:" in out and "Sources" not in out
