@@ -12,6 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
+from qa import english
 from qa.answer import (
     Answer,
     Result,
@@ -67,7 +68,9 @@ class Assistant:
         self.index, self.built = ensure_index(
             self.collection, self.embedder, self.tokenizer, self.settings, force=rebuild, progress=progress
         )
-        self.versions: PlanVersions = compare_plans(self.collection, self.lexicon.unit_aliases)
+        self.versions: PlanVersions = compare_plans(
+            self.collection, self.lexicon.unit_aliases, self.lexicon.english
+        )
         self.clauses: dict[str, tuple[Clause, ...]] = {
             doc.doc_id: tuple(parse_clauses(doc)) for doc in self.collection.documents
         }
@@ -170,7 +173,7 @@ class Assistant:
                 hit,
                 query,
                 self.collection.get(hit.chunk.doc_id),
-                self.versions.notes,
+                self.versions.notes_in(query.english),
                 current,
                 len(self.tasks("final")),
                 cue,
@@ -236,7 +239,9 @@ class Assistant:
                 lead = dropped_lead(results[0], results[1], self.lexicon, query.english)
             elif coverage == "answered" and self._both_answer(query, results):
                 lead += also_answers(results[1], self.lexicon, query.english)
-        text = compose(query, results, abstained, lead, self.collection.superseded_plan.text)
+        text = compose(
+            query, results, abstained, lead, self.collection.superseded_plan.text, self._cite(query, results)
+        )
         if missing is not None:
             no_answer = compose(query, [], True)
             text = missing + text.removeprefix(no_answer)
@@ -270,6 +275,17 @@ class Assistant:
             and first.score - second.score <= self.thresholds.also_answers
         )
 
+    def _cite(self, query: Query, results: list[Result]) -> str:
+        """The top result's citation in the asker's language ("" keeps the documents' own)."""
+        if not query.english or not results:
+            return ""
+        top = results[0]
+        doc = self.collection.get(top.doc_id)
+        # the lead sentence names the task in English: the line under it need not again
+        return english.citation(
+            doc.title, doc.cite_title, top.clause, top.title, top.citation, self.lexicon.english, short=True
+        )
+
     def _listing(self, query: Query, filters: Filters) -> str | None:
         """Every task the named unit leads within the filters, or None when the document filter
         names another document than the plan listed."""
@@ -288,4 +304,4 @@ class Assistant:
             and (not filters.section or strip_heading_number(c.section) == filters.section)
             and (not filters.unit or self.retriever.leads(c.lead_units, filters.unit))
         ]
-        return listing(query, plan, tasks, filtered=bool(filters.section or filters.unit))
+        return listing(query, plan, tasks, bool(filters.section or filters.unit), self.lexicon.english)
