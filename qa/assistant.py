@@ -82,6 +82,7 @@ class Assistant:
             self.versions.counterparts,
             self.tuned.weights,
             unit_aliases=self.lexicon.unit_aliases,
+            off_topic_vectors=self.embedder.embed_passages(list(self.lexicon.off_topics)),
         )
         self.conversation = Conversation(
             self.collection,

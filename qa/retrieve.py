@@ -68,6 +68,9 @@ class Signals:
     # BM25 of the question's own words: the plan's wording added for everyday words must not make
     # an off-topic question (地铁票价 -> 轨交) look covered.
     top_bm25_plain: float = 0.0
+    # How much closer the question is to the nearest subject the plan does not cover than to the
+    # nearest sentence of the documents searched (cosine); negative when a sentence is closer.
+    off_topic_lead: float = -1.0
     about_document: bool = False  # 印发, 审议, 邮箱 …: asks about one of the background documents
     searched: int = 0  # chunks left once the filters applied
 
@@ -112,8 +115,12 @@ class Retriever:
         counterparts: Mapping[TaskKey, TaskKey],
         weights: Weights | None = None,
         unit_aliases: Mapping[str, str] | None = None,
+        off_topic_vectors: np.ndarray | None = None,
     ) -> None:
         self.index = index
+        # The subjects the plan does not cover (housing prices, pensions …), as passages: a question
+        # closer to one of them than to any sentence of the documents is about that subject.
+        self._off_topic_vectors = off_topic_vectors
         self._embed_query = embed_query
         self._tokenizer = tokenizer
         self._counterparts = counterparts
@@ -177,6 +184,12 @@ class Retriever:
         # Signals over the chunks searched: asked within one document, the question must be
         # covered by that document, not by the whole collection.
         doc_role = self._roles.get(filters.doc) if filters.doc else None
+        off_topic_lead = -1.0
+        if mode == "full" and self._off_topic_vectors is not None and len(self._off_topic_vectors):
+            nearest_sentence = float(
+                (self.index.sentence_vectors[allowed[self._sentence_chunk]] @ qvec).max()
+            )
+            off_topic_lead = float((self._off_topic_vectors @ qvec).max()) - nearest_sentence
         signals = Signals(
             top_dense=float(dense[allowed].max()),
             top_bm25=float(lexical[allowed].max()),
@@ -185,6 +198,7 @@ class Retriever:
             top_bm25_plain=float(plain[allowed].max()),
             about_document=bool(query.roles) and (doc_role is None or doc_role in query.roles),
             searched=searched,
+            off_topic_lead=off_topic_lead,
         )
         evidence = _Evidence(qvec, {w for w in words if not w.startswith("#")})
         if mode == "dense":

@@ -13,6 +13,7 @@ from qa.answer import NO_ANSWER_EN, NO_ANSWER_ZH, Answer
 from qa.assistant import Assistant
 from qa.documents import Collection
 from qa.errors import InvalidQuestion, QAError, UnknownDocument
+from qa.query import parse_query
 from qa.retrieve import MODES
 
 GOLD = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
@@ -543,3 +544,24 @@ def test_two_tasks_that_answer_about_as_well_are_both_named(assistant: Assistant
 def test_a_clear_winner_is_named_alone(assistant: Assistant) -> None:
     answer = assistant.ask("公共充电桩要新建多少个?")
     assert "另见" not in answer.lead
+
+
+@pytest.mark.parametrize("question", ["今年养老金什么时候调整?", "幼儿园的报名通知一般什么时候发?"])
+def test_a_question_meaning_a_subject_the_plan_does_not_cover_is_declined(
+    assistant: Assistant, question: str
+) -> None:
+    """Closer to one of the subjects the plan leaves out than to any sentence of the documents."""
+    hits, signals = assistant.retriever.search(parse_query(question, 500, assistant.lexicon), 5)
+    assert signals.off_topic_lead > assistant.thresholds.off_topic_lead
+    assert assistant.ask(question).abstained
+
+
+@pytest.mark.parametrize(
+    "question", ["家门口人行道砖头都翘起来了,走路老绊脚,有没有人修?", "电瓶车在楼道充电谁管?"]
+)
+def test_a_plan_subject_is_nearer_the_documents_than_any_subject_they_leave_out(
+    assistant: Assistant, question: str
+) -> None:
+    hits, signals = assistant.retriever.search(parse_query(question, 500, assistant.lexicon), 5)
+    assert signals.off_topic_lead < 0
+    assert not assistant.ask(question).abstained

@@ -85,6 +85,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "min_dense": tuple(round(0.80 + 0.005 * i, 3) for i in range(25)),
     "min_bm25": tuple(0.5 * i for i in range(31)),
     "off_topic_bm25": (6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0),
+    "off_topic_lead": (0.0, 0.005, 0.01, 0.02, 0.03, 1.0),
 }
 # A false abstention tells someone with a real question "not covered"; a missed one shows a
 # related clause to someone whose question is not covered. The first is the worse mistake.
