@@ -35,6 +35,7 @@ __all__ = [
     "filters_notice",
     "NO_ANSWER_ZH",
     "NO_ANSWER_EN",
+    "UNOFFICIAL_EN",
 ]
 
 Coverage = Literal["answered", "partial", "none"]
@@ -276,7 +277,7 @@ def filters_notice(filters: Filters, english: bool) -> str:
     return f"筛选条件({chosen})下没有回答这个问题的条款。请放宽或清除筛选条件后再问。"
 
 
-_UNOFFICIAL_EN = (
+UNOFFICIAL_EN = (
     "Task titles and unit names are unofficial translations; the Chinese original is authoritative."
 )
 
@@ -312,7 +313,7 @@ def compose(
                 else "正式版较草案有改动,见对比。"
             )
     if en:
-        lines.append(_UNOFFICIAL_EN)
+        lines.append(UNOFFICIAL_EN)
     return "\n".join(lines)
 
 
@@ -328,6 +329,7 @@ def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained
         or not query.asks_detail
         or query.clause is not None
         or query.lists_tasks
+        or query.version_status is not None
     ):
         return "answered"
     top = hits[0]

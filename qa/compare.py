@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
 from qa.documents import Collection, Document
 from qa.plan_format import (
@@ -38,12 +38,20 @@ __all__ = [
     "compare_plans",
     "TaskKey",
     "PairStatus",
+    "ListedStatus",
+    "LISTED_STATUSES",
+    "has_status",
     "DiffOp",
 ]
 
 TaskKey = tuple[str, int]  # (doc_id, task number)
 PairStatus = Literal["same", "changed", "renumbered", "added", "removed", "merged"]
 DiffOp = Literal["equal", "added", "removed", "reworded"]
+# What a question may ask the final plan to list against the draft (正式版新增了哪些任务?). Besides
+# the alignment's own statuses: a task that kept its place but got a new title, and any task whose
+# text differs at all.
+ListedStatus = Literal["added", "removed", "merged", "renamed", "renumbered", "changed"]
+LISTED_STATUSES: tuple[ListedStatus, ...] = get_args(ListedStatus)
 # Measured on the two plans: true counterparts score 0.69 or more, unrelated tasks 0.33 or less.
 _MATCH = 0.5
 # Two phrases in the same spot of a changed passage are shown as one rewording above this ratio.
@@ -100,6 +108,17 @@ class TaskChange:
 @lru_cache(maxsize=8)
 def _tasks(doc: Document) -> Mapping[int, Clause]:
     return MappingProxyType({int(c.clause): c for c in parse_clauses(doc) if c.kind == "task"})
+
+
+def has_status(pair: TaskPair, status: ListedStatus) -> bool:
+    """Whether the alignment row ``pair`` is one a listing of ``status`` names."""
+    if status in ("added", "removed", "merged", "renumbered"):
+        return pair.status == status
+    if pair.final is None or not pair.drafts:
+        return False
+    if status == "renamed":  # one draft task, a new title; a merged task is listed as merged
+        return len(pair.drafts) == 1 and pair.draft_title != pair.final_title
+    return pair.text_changed  # "changed": any difference in the words or the lead units
 
 
 def _text(doc: Document, clause: Clause) -> str:
@@ -347,6 +366,29 @@ class PlanVersions:
     notes: Mapping[TaskKey, str] = field(default_factory=dict)
     counterparts: Mapping[TaskKey, TaskKey] = field(default_factory=dict)
     changes: tuple[TaskChange, ...] = ()
+
+    def listed(self, status: ListedStatus) -> tuple[TaskPair, ...]:
+        """Every alignment row with ``status``, in the final plan's order."""
+        return tuple(p for p in self.pairs if has_status(p, status))
+
+    def listing(self, status: ListedStatus) -> tuple[ListedStatus, tuple[TaskPair, ...]]:
+        """The rows that answer a question about ``status``, and the status they have.
+
+        Asked what the final plan removed when it removed no task outright, the answer is the
+        merged rows: their draft tasks are the ones that no longer stand on their own.
+        """
+        rows = self.listed(status)
+        if not rows and status == "removed":
+            return "merged", self.listed("merged")
+        return status, rows
+
+    def listed_tasks(self, status: ListedStatus) -> tuple[TaskKey, ...]:
+        """The tasks the answer to a question about ``status`` lists (``listing``), in order: the
+        final plan's, or the draft's for a task the final plan removed."""
+        return tuple(
+            (self.final.doc_id, p.final) if p.final is not None else (self.draft.doc_id, p.drafts[0])
+            for p in self.listing(status)[1]
+        )
 
     def pair_of(self, doc_id: str, number: int) -> TaskPair | None:
         """The alignment row holding task ``number`` of the plan ``doc_id``."""

@@ -276,7 +276,8 @@ class Conversation:
         only possibly related, and none when the question named a subject the plan does not cover."""
         if not results or (abstained and query.off_topic):
             return Context()
-        keys = tuple(dict.fromkeys((r.doc_id, r.clause) for r in results))
+        # A listing cites every task it lists, whatever k; a context names at most _MAX_CLAUSES.
+        keys = tuple(dict.fromkeys((r.doc_id, r.clause) for r in results))[:_MAX_CLAUSES]
         top = results[0]
         # A follow-up keeps the question that set its subject: 那谁负责? names none.
         question = follow.context.question if follow is not None else query.raw
@@ -566,9 +567,10 @@ class Conversation:
         return out
 
     def _own_subject(self, query: Query) -> bool:
-        """A clause number, a unit's task list, or a subject the plan does not cover (医保, 下雨)
-        that is not just what the question asks for (罚多少 asks an amount)."""
-        if query.clause is not None or query.lists_tasks:
+        """A clause number, a unit's task list, a listing of what the final plan added (removed …),
+        or a subject the plan does not cover (医保, 下雨) that is not just what the question asks
+        for (罚多少 asks an amount)."""
+        if query.clause is not None or query.lists_tasks or query.version_status is not None:
             return True
         if not query.off_topic:
             return False
