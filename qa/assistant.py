@@ -25,7 +25,7 @@ from qa.answer import (
     missing_task,
     to_result,
 )
-from qa.compare import LISTED_STATUSES, PlanVersions, TaskPair, compare_plans
+from qa.compare import LISTED_STATUSES, PlanVersions, TaskPair, compare_plans, reason_paragraphs
 from qa.conversation import Context, Conversation, FollowUp, load_cues
 from qa.documents import Collection, Document, Version, load_collection
 from qa.embedders import Embedder, load_embedder
@@ -89,6 +89,7 @@ class Assistant:
             self.versions.counterparts,
             self.tuned.followups,
             load_cues(self.settings.corpus_dir / "lexicon"),
+            reason_paragraphs(self.versions, self.collection),
         )
 
     def _embed_query(self, text: str) -> np.ndarray:

@@ -36,6 +36,8 @@ __all__ = [
     "change_reason",
     "PlanVersions",
     "compare_plans",
+    "reason_paragraphs",
+    "REASON_ROLES",
     "TaskKey",
     "PairStatus",
     "ListedStatus",
@@ -61,6 +63,10 @@ _QUOTE_CHARS = 50
 # of a text always concatenate back to the text.
 _PHRASE = re.compile(r"[^,。;、,;!?!?\n]*[,。;、,;!?!?\n]?")
 _MARKS = re.compile(r"[\s,。;、,;!?!?:]")
+# The documents that say why the final plan differs from the draft, most direct first: the report
+# on the consultation lists what was changed after comments; the drafting notes and the
+# interpretation describe the plan's content and making.
+REASON_ROLES = ("participation-report", "drafting-notes", "interpretation")
 _REPORT_ITEM = re.compile(r"(?m)^\d+、([^\n]*?)[;。 \t]*$")
 
 
@@ -427,3 +433,35 @@ def compare_plans(collection: Collection, unit_aliases: Mapping[str, str]) -> Pl
             if pair.final is not None:
                 counterparts[(draft.doc_id, d)] = (final.doc_id, pair.final)
     return PlanVersions(draft, final, pairs, notes, counterparts, tuple(changes))
+
+
+def reason_paragraphs(
+    versions: PlanVersions, collection: Collection
+) -> dict[tuple[str, int | str | None], tuple[tuple[str, int | str | None], ...]]:
+    """For each task the final plan added or changed, the paragraphs (clauses) of the process
+    documents (``REASON_ROLES``) that say why, keyed by the task in either plan.
+
+    A paragraph says why when it names the task by its final or draft title (增设“深化电动自行车
+    安全监管”任务) or holds the participation report's item about it (``TaskChange.reasons``, which
+    also finds a task through its section's heading); those naming the title come first.
+    """
+    documents = [d for d in collection.documents if d.role in REASON_ROLES]
+    documents.sort(key=lambda d: REASON_ROLES.index(d.role))
+    paragraphs = [(d.doc_id, c.clause, d.text[c.start : c.end]) for d in documents for c in parse_clauses(d)]
+    out: dict[tuple[str, int | str | None], tuple[tuple[str, int | str | None], ...]] = {}
+    for change in versions.changes:
+        pair = change.pair
+        titles = [t for t in (pair.final_title, pair.draft_title) if t]
+        named = [(doc, clause) for doc, clause, text in paragraphs if any(t in text for t in titles)]
+        explained = [
+            (doc, clause) for doc, clause, text in paragraphs if any(r in text for r in change.reasons)
+        ]
+        found = tuple(dict.fromkeys(named + explained))
+        if not found:
+            continue
+        keys: list[tuple[str, int | str | None]] = [(versions.draft.doc_id, d) for d in pair.drafts]
+        if pair.final is not None:
+            keys.append((versions.final.doc_id, pair.final))
+        for key in keys:
+            out[key] = found
+    return out

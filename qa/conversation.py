@@ -137,6 +137,7 @@ class FollowUpCues:
     ordinals: Mapping[str, int]
     new_topic: tuple[str, ...]
     final: tuple[str, ...]
+    change: tuple[str, ...]
     generic: tuple[str, ...]
 
 
@@ -163,6 +164,7 @@ def load_cues(lexicon_dir: Path) -> FollowUpCues:
             ordinals={k: int(v) for k, v in ordinals.items()},
             new_topic=words("new_topic"),
             final=words("final"),
+            change=words("change"),
             generic=words("generic"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
@@ -226,6 +228,9 @@ class Conversation:
     counterparts: Mapping[TaskKey, TaskKey]
     thresholds: FollowUps
     cues: FollowUpCues
+    # A task the final plan added or changed -> the process documents' paragraphs that say why
+    # (``qa.compare.reason_paragraphs``).
+    reasons: Mapping[ClauseKey, Sequence[ClauseKey]] = field(default_factory=dict)
     _positions: dict[ClauseKey, list[int]] = field(default_factory=dict, init=False, repr=False)
     _clause: dict[ClauseKey, Clause] = field(default_factory=dict, init=False, repr=False)
     _removable: tuple[str, ...] = field(default=(), init=False, repr=False)
@@ -246,6 +251,7 @@ class Conversation:
             *cues.ellipsis,
             *cues.ordinals,
             *cues.final,
+            *cues.change,
             *cues.generic,
             *asked,
             *(w for ws in self.lexicon.doc_intents.values() for w in ws),
@@ -460,18 +466,41 @@ class Conversation:
         elif query.wants_units and subject not in self._tasks():
             # 谁牵头? after an answer from the participation report: the task it cited.
             subject = next((k for k in carried if k in self._tasks()), subject)
-        rewritten = self._rewrite(query, context, subject, reading.version)
+        reasons = self._reasons(query, context, subject, reading)
+        rewritten = self._rewrite(query, context, subject, reading.version, titled=not reasons)
         keys = list(carried)
         if rewritten.version is not None or reading.version == "final":
             keys += [self._other[k] for k in carried if k in self._other]
         favoured = {subject, *([self._other[subject]] if subject in self._other else [])}
+        # 为什么加的? about a task the final plan added: the paragraph that says why leads, by the
+        # subject's lead once more, and the task comes next, for the next question (谁牵头?). The
+        # task's title is not added to the question: the task itself would match it best.
+        keys += reasons
         boosts: dict[int, float] = {}
         for key in dict.fromkeys(keys):
-            boost = self.thresholds.subject_boost if key in favoured else 0.0
+            boost = self.thresholds.subject_boost * ((key in favoured) + 2 * (key in reasons))
             for p in self._positions.get(key, []):
                 boosts[p] = boost
         label = self.label(subject, query.english)
         return FollowUp((subject,), label, rewritten, Scope(boosts), context)
+
+    def _reasons(
+        self, query: Query, context: Context, subject: ClauseKey, reading: Reading
+    ) -> list[ClauseKey]:
+        """The paragraphs that say why the final plan added or changed the subject task, when the
+        question asks why of the change: it names the change (为什么加的? why was it changed?), or
+        the subject was set by a question about the versions (电动自行车那一项草案里有吗? 为什么?)."""
+        found = self.reasons.get(subject) or self.reasons.get(self._other.get(subject, subject), ())
+        if query.asks != "why" or not found:
+            return []
+        text = query.text.lower()
+        about_change = reading.version == "compare" or any(_mentions(text, w) for w in self.cues.change)
+        if not about_change and context.question:
+            try:
+                about_change = parse_query(context.question).version is not None
+            except InvalidQuestion:
+                about_change = False
+        return [k for k in found if k in self._positions] if about_change else []
 
     def _distinct(self, keys: Sequence[ClauseKey]) -> list[ClauseKey]:
         """The clauses as a reader counts them: a task and its counterpart in the other plan are one."""
@@ -484,11 +513,13 @@ class Conversation:
     def _tasks(self) -> set[ClauseKey]:
         return {k for k, c in self._clause.items() if c.kind == "task"}
 
-    def _rewrite(self, query: Query, context: Context, subject: ClauseKey, version: str | None) -> Query:
-        """The question with the subject's words added, and the draft kept when the subject is the
-        draft's and the question does not ask for another version."""
+    def _rewrite(
+        self, query: Query, context: Context, subject: ClauseKey, version: str | None, titled: bool = True
+    ) -> Query:
+        """The question with the subject's words added (``titled``), and the draft kept when the
+        subject is the draft's and the question does not ask for another version."""
         clause = self._clause.get(subject)
-        words = [clause.title] if clause is not None else []
+        words = [clause.title] if clause is not None and titled else []
         draft = self.collection.superseded_plan.doc_id
         asked: VersionIntent | None = version if version in ("draft", "compare") else None  # type: ignore[assignment]
         if asked is None and version != "final" and subject[0] == draft:

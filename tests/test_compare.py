@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from qa.compare import (
+    REASON_ROLES,
     PlanVersions,
     TaskPair,
     align_tasks,
@@ -12,6 +13,7 @@ from qa.compare import (
     compare_plans,
     diff_task,
     pair_texts,
+    reason_paragraphs,
     version_note,
 )
 from qa.documents import Collection, Document
@@ -243,3 +245,19 @@ def test_a_removed_task_is_listed_by_its_draft_number() -> None:
     assert versions.listing("removed")[0] == "removed"
     assert versions.listed_tasks("removed") == (("plan-draft", 2),)
     assert versions.listed_tasks("added") == versions.listed_tasks("merged") == ()
+
+
+def test_reason_paragraphs_name_the_task_or_hold_the_reports_item(collection: Collection) -> None:
+    versions = compare_plans(collection, ALIASES)
+    reasons = reason_paragraphs(versions, collection)
+    report = collection.by_role("participation-report").doc_id
+    # 增设“深化电动自行车安全监管”任务 is in the report's first part (public consultation).
+    assert reasons[("plan-final", 29)][0] == (report, "一")
+    # 细化完善“推动社区治理共同体构建”…: the third part (the forum); draft 34 is the same task.
+    assert reasons[("plan-final", 35)] == reasons[("plan-draft", 34)] == ((report, "三"),)
+    assert ("plan-final", 16) not in reasons  # the same in both plans: nothing to explain
+    roles = {d.doc_id: d.role for d in collection.documents}
+    for found in reasons.values():
+        assert found and all(roles[doc] in REASON_ROLES for doc, _ in found)
+    changed = {("plan-final", c.pair.final) for c in versions.changes if c.pair.final is not None}
+    assert {k for k in reasons if k[0] == "plan-final"} <= changed

@@ -177,6 +177,48 @@ def test_an_empty_context_starts_afresh(fake_assistant) -> None:  # noqa: ANN001
     assert fake_assistant.ask("那谁负责?", context=Context()).follows is None
 
 
+# --- why a changed task changed --------------------------------------------------------------------
+
+
+def _reason_roles(assistant, key: tuple[str, int]) -> list[str]:  # noqa: ANN001
+    return [assistant.collection.get(doc).role for doc, _ in assistant.conversation.reasons[key]]
+
+
+def test_why_a_task_was_added_is_answered_from_the_participation_report(fake_assistant) -> None:  # noqa: ANN001
+    added = fake_assistant.versions.listed_tasks("added")[0]
+    reasons = fake_assistant.conversation.reasons[added]
+    assert _reason_roles(fake_assistant, added)[0] == "participation-report"
+    ctx = {"clauses": [clause_id(added)], "question": "电动自行车那一项草案里有吗?"}
+    for question in (
+        "为什么加的?",
+        "为什么要加这一项?",
+        "为什么?",
+    ):  # the last: the question before asked about versions
+        why = fake_assistant.ask(question, context=ctx)
+        assert why.follows is not None and why.to_dict()["follows"]["clauses"] == [clause_id(added)], question
+        assert (why.results[0].doc_id, why.results[0].clause) == reasons[0], question
+        assert added in {(r.doc_id, r.clause) for r in why.results}  # within reach of 谁牵头?
+    who = fake_assistant.ask("谁牵头?", context=why.context)
+    assert (who.results[0].doc_id, who.results[0].clause) == added and not who.abstained
+
+
+def test_why_about_an_unchanged_subject_stays_with_the_task(fake_assistant) -> None:  # noqa: ANN001
+    added = clause_id(fake_assistant.versions.listed_tasks("added")[0])
+    # Not about the change: the subject was set by a question about the task itself.
+    plain = fake_assistant.ask(
+        "为什么要搞这个?", context={"clauses": [added], "question": "电瓶车在楼道充电谁管?"}
+    )
+    assert (
+        plain.follows is not None and clause_id((plain.results[0].doc_id, plain.results[0].clause)) == added
+    )
+    assert len(plain.results) == 1
+    # A task the same in both plans has no paragraph that explains a change.
+    same = next(p.final for p in fake_assistant.versions.pairs if p.status == "same")
+    assert ("plan-final", same) not in fake_assistant.conversation.reasons
+    kept = fake_assistant.ask("为什么加的?", context={"clauses": [f"plan-final#{same}"]})
+    assert (kept.results[0].doc_id, kept.results[0].clause) == ("plan-final", same)
+
+
 # --- malformed contexts -------------------------------------------------------------------------
 
 
@@ -274,3 +316,24 @@ def test_an_english_conversation(assistant) -> None:  # noqa: ANN001
     who = assistant.ask("Who leads it?", context=first.context)
     assert who.text.startswith('Following on from: task 10 "')
     assert who.results[0].clause == 10
+
+
+def test_a_listing_then_the_second_one_then_who(assistant) -> None:  # noqa: ANN001
+    listed = assistant.versions.listed_tasks("added")
+    first = assistant.ask("Which tasks did the final plan add compared with the draft?")
+    assert [(r.doc_id, r.clause) for r in first.results] == list(listed)
+    second = assistant.ask("Who leads the second one?", context=first.context)
+    assert (second.results[0].doc_id, second.results[0].clause) == listed[1]
+    assert second.to_dict()["follows"]["clauses"] == [clause_id(listed[1])]
+
+
+def test_why_it_was_added_after_a_version_question(assistant) -> None:  # noqa: ANN001
+    first = assistant.ask("“一网统管”平台建设是正式版新加的吗?")
+    subject = (first.results[0].doc_id, first.results[0].clause)
+    assert subject in assistant.versions.listed_tasks("added")
+    why = assistant.ask("为什么要加?", context=first.context)
+    top = why.results[0]
+    assert assistant.collection.get(top.doc_id).role == "participation-report"
+    assert (top.doc_id, top.clause) in assistant.conversation.reasons[subject]
+    who = assistant.ask("谁牵头?", context=why.context)
+    assert (who.results[0].doc_id, who.results[0].clause) == subject
