@@ -466,6 +466,10 @@ class Conversation:
         elif query.wants_units and subject not in self._tasks():
             # 谁牵头? after an answer from the participation report: the task it cited.
             subject = next((k for k in carried if k in self._tasks()), subject)
+        elif query.roles and self._role(subject) not in query.roles:
+            # 一共收到几条意见? after the consultation notice's deadline: its words point at the
+            # participation report, and the previous answer cited a paragraph of it.
+            subject = next((k for k in carried if self._role(k) in query.roles), subject)
         reasons = self._reasons(query, context, subject, reading)
         rewritten = self._rewrite(query, context, subject, reading.version, titled=not reasons)
         keys = list(carried)
@@ -509,6 +513,9 @@ class Conversation:
             if self._other.get(key) not in out:
                 out.append(key)
         return out
+
+    def _role(self, key: ClauseKey) -> str:
+        return self.collection.get(key[0]).role
 
     def _tasks(self) -> set[ClauseKey]:
         return {k for k, c in self._clause.items() if c.kind == "task"}

@@ -46,7 +46,7 @@ _COMPARE = re.compile(
 )
 _WANTS_UNITS = re.compile(
     r"谁负责|谁管|谁来管|归谁|找谁|哪个部门|哪些部门|哪个单位|哪些单位|牵头|负责单位|责任单位|主管部门"
-    r"|\bwho\b.*\b(?:responsible|charge|lead|handles?|manages?)\b|\blead units?\b|\bwhich (?:department|office|agency|unit)",
+    r"|\bwho\b.*\b(?:responsible|charge|lead(?:s|ing)?|handles?|manages?|runs?|oversees?)\b|\blead units?\b|\bwhich (?:department|office|agency|unit)",
     re.I,
 )
 _LISTS_TASKS = re.compile(

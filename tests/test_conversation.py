@@ -177,7 +177,7 @@ def test_an_empty_context_starts_afresh(fake_assistant) -> None:  # noqa: ANN001
     assert fake_assistant.ask("那谁负责?", context=Context()).follows is None
 
 
-# --- why a changed task changed --------------------------------------------------------------------
+# --- why a changed task changed, and English follow-ups -----------------------------------------
 
 
 def _reason_roles(assistant, key: tuple[str, int]) -> list[str]:  # noqa: ANN001
@@ -217,6 +217,55 @@ def test_why_about_an_unchanged_subject_stays_with_the_task(fake_assistant) -> N
     assert ("plan-final", same) not in fake_assistant.conversation.reasons
     kept = fake_assistant.ask("为什么加的?", context={"clauses": [f"plan-final#{same}"]})
     assert (kept.results[0].doc_id, kept.results[0].clause) == ("plan-final", same)
+
+
+@pytest.mark.parametrize(
+    ("question", "carried", "top"),
+    [
+        # "and …", the count asked and words that point at the report, no subject of its own: the
+        # report's paragraph the previous answer also cited.
+        (
+            "And how many comments came in?",
+            ["consultation-notice#二", "consultation-notice", "participation-report#一"],
+            "participation-report#一",
+        ),
+        (
+            "What was changed because of them?",
+            ["participation-report#一", "participation-report#二"],
+            "participation-report#一",
+        ),
+        ("who leads it?", ["plan-final#10", "plan-final#25"], "plan-final#10"),
+        ("what about the draft?", ["plan-final#10", "plan-final#25"], "plan-draft#10"),
+        ("Who leads it now?", ["participation-report#二", "plan-final#32"], "plan-final#32"),
+    ],
+)
+def test_english_questions_without_a_subject_follow_on(
+    fake_assistant,  # noqa: ANN001
+    question: str,
+    carried: list[str],
+    top: str,
+) -> None:
+    answer = fake_assistant.ask(question, context={"clauses": carried})
+    assert answer.follows is not None and answer.text.startswith("Following on from: ")
+    assert clause_id((answer.results[0].doc_id, answer.results[0].clause)) == top
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "And what about garbage sorting?",
+        "What about parks?",
+        "How many lifts will be added to old buildings?",
+    ],
+)
+def test_an_english_question_with_a_subject_of_its_own_starts_afresh(fake_assistant, question: str) -> None:  # noqa: ANN001
+    for carried in (["plan-final#29", "plan-final#30", "plan-final#36"], ["participation-report#一"]):
+        answer = fake_assistant.ask(question, context={"clauses": carried})
+        assert answer.follows is None, (question, carried)
+        assert (
+            replace(answer, context=None).to_dict()
+            == replace(fake_assistant.ask(question), context=None).to_dict()
+        )
 
 
 # --- malformed contexts -------------------------------------------------------------------------
@@ -337,3 +386,12 @@ def test_why_it_was_added_after_a_version_question(assistant) -> None:  # noqa: 
     assert (top.doc_id, top.clause) in assistant.conversation.reasons[subject]
     who = assistant.ask("谁牵头?", context=why.context)
     assert (who.results[0].doc_id, who.results[0].clause) == subject
+
+
+def test_english_follow_ups_about_the_consultation(assistant) -> None:  # noqa: ANN001
+    first = assistant.ask("When did the public consultation on the draft end?")
+    count = assistant.ask("And how many comments were made?", context=first.context)
+    assert count.follows is not None
+    assert assistant.collection.get(count.results[0].doc_id).role == "participation-report"
+    new = assistant.ask("And what about garbage sorting?", context=count.context)
+    assert new.follows is None and new.results[0].clause == 20

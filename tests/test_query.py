@@ -174,6 +174,7 @@ def test_who_is_responsible_wants_lead_units(lexicon: Lexicon) -> None:
         "第29项的牵头单位",
         "加装电梯归哪个部门?",
         "Who is responsible for e-bike charging safety?",
+        "Who leads it now?",  # "leads", not only "lead"
     ):
         assert parse(question, lexicon).wants_units, question
     assert not parse("加装电梯多少台?", lexicon).wants_units
