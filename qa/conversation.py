@@ -16,7 +16,12 @@ against it:
 * Otherwise it **follows on**: retrieval looks only at the clauses the previous answer cited (with
   their counterparts in the other plan when the question asks for the draft or the change), the
   subject first by ``FollowUps.subject_boost``; the question's own words still say what it asks
-  (who, when, how many, the draft). 第二个呢 / the other one takes the previous answer's second clause.
+  (who, when, how many, the draft). 第二个呢 / the other one takes the previous answer's second clause
+  (after a listing of what the final plan added, the second task listed). Words that point at a
+  document (收到几条意见, comments came in) take that document's cited paragraph as the subject.
+* Asked why of a task the final plan added or changed (为什么加的?, why was it changed?, or 为什么?
+  after a question about the versions), the process documents' paragraph that names the task
+  (``Conversation.reasons``, from ``qa.compare.reason_paragraphs``) leads, the task next.
 
 The rewrite is never silent: the answer names what it took as the subject (``FollowUp.label``, the
 接上一问 line, ``follows`` in the JSON). The cue words are data (``corpus/lexicon/followups.json``),
