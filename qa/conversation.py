@@ -471,10 +471,8 @@ class Conversation:
         elif query.wants_units and subject not in self._tasks():
             # 谁牵头? after an answer from the participation report: the task it cited.
             subject = next((k for k in carried if k in self._tasks()), subject)
-        elif query.roles and self._role(subject) not in query.roles:
-            # 一共收到几条意见? after the consultation notice's deadline: its words point at the
-            # participation report, and the previous answer cited a paragraph of it.
-            subject = next((k for k in carried if self._role(k) in query.roles), subject)
+        elif query.roles:
+            subject = self._pointed_at(query, carried, subject)
         reasons = self._reasons(query, context, subject, reading)
         rewritten = self._rewrite(query, context, subject, reading.version, titled=not reasons)
         keys = list(carried)
@@ -518,6 +516,39 @@ class Conversation:
             if self._other.get(key) not in out:
                 out.append(key)
         return out
+
+    def _pointed_at(self, query: Query, carried: Sequence[ClauseKey], subject: ClauseKey) -> ClauseKey:
+        """The cited paragraph a question's document words point at (``Query.roles``).
+
+        一共收到几条意见? after the consultation notice's deadline points at the participation
+        report: its paragraph the previous answer also cited. 民意调查呢? after the report's
+        questionnaire part points at the part that holds those words. The paragraph that holds
+        the most of them wins, then the one the question's words match best (an English
+        question's words are not in the Chinese text); a subject of that document that holds
+        as many stays (受访者呢? after the questionnaire).
+        """
+        candidates = [k for k in carried if self._role(k) in query.roles]
+        if not candidates:
+            return subject
+        text = query.text.lower()
+        pointing = [
+            w for role in query.roles for w in self.lexicon.doc_intents.get(role, ()) if _mentions(text, w)
+        ]
+        words = self.tokenizer.tokens(query.text) + self.tokenizer.tokens(" ".join(query.glossary_terms))
+        bm25 = self.retriever.index.bm25_scores([w for w in words if not w.startswith("#")])
+
+        def holds(key: ClauseKey) -> int:
+            chunks = self.retriever.index.chunks
+            inside = " ".join(chunks[p].text for p in self._positions.get(key, []))
+            return sum(len(w) for w in pointing if w in inside)
+
+        def score(key: ClauseKey) -> tuple[int, float]:
+            return holds(key), max((float(bm25[p]) for p in self._positions.get(key, [])), default=0.0)
+
+        best = max(candidates, key=score)  # max keeps the first of equals: the order cited
+        if subject in candidates and holds(subject) >= holds(best):
+            return subject
+        return best
 
     def _role(self, key: ClauseKey) -> str:
         return self.collection.get(key[0]).role

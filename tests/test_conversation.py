@@ -251,6 +251,31 @@ def test_english_questions_without_a_subject_follow_on(
 
 
 @pytest.mark.parametrize(
+    ("question", "top"),
+    [
+        ("民意调查呢?", "participation-report#五"),  # the cited part that holds the words it points with
+        ("受访者有多少?", "participation-report#四"),  # both parts hold them: the subject stays
+        ("一共收到几条意见?", "participation-report#一"),
+    ],
+)
+def test_document_words_pick_the_cited_paragraph_that_holds_them(
+    fake_assistant, question: str, top: str
+) -> None:  # noqa: ANN001
+    carried = [
+        "participation-report#四",
+        "consultation-notice#二",
+        "participation-report#五",
+        "participation-report#一",
+    ]
+    if "意见" in question:
+        carried = carried[1:]  # after the notice's deadline
+    answer = fake_assistant.ask(question, context={"clauses": carried})
+    assert answer.follows is not None
+    assert answer.to_dict()["follows"]["clauses"] == [top]
+    assert clause_id((answer.results[0].doc_id, answer.results[0].clause)) == top
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "And what about garbage sorting?",
