@@ -475,6 +475,16 @@ class Conversation:
             subject = self._pointed_at(query, carried, subject)
         reasons = self._reasons(query, context, subject, reading)
         rewritten = self._rewrite(query, context, subject, reading.version, titled=not reasons)
+        if (
+            reading.ordinal is not None
+            and query.asks == "what"
+            and rewritten.version is None
+            and rewritten.clause is None
+            and subject in self._tasks()
+        ):
+            # 第二个是干什么的? after a listing is 第30项是干什么的?: the task's title and the sentence
+            # that says what it does, as for a task asked by number, not its title sentence alone.
+            rewritten = replace(rewritten, clause=int(str(subject[1])))
         keys = list(carried)
         if rewritten.version is not None or reading.version == "final":
             keys += [self._other[k] for k in carried if k in self._other]

@@ -67,6 +67,10 @@ def test_the_second_one_after_a_listing_is_the_second_listed_task(fake_assistant
     assert second.follows is not None
     assert second.to_dict()["follows"]["clauses"] == [clause_id(listed[1])]
     assert _keys(second)[0] == listed[1]
+    # 干什么的 is answered as 第30项是干什么的?: the title and the sentence after it, not the title alone.
+    title = fake_assistant.versions.listed("added")[1].final_title
+    assert second.results[0].highlight.startswith(f"{listed[1][1]}.{title}。")
+    assert len(second.results[0].highlight) > len(f"{listed[1][1]}.{title}。")
     who = fake_assistant.ask("谁牵头?", context=second.context)
     task = next(c for c in fake_assistant.tasks("final") if ("plan-final", c.clause) == listed[1])
     assert _keys(who)[0] == listed[1] and "、".join(task.lead_units) in who.lead
