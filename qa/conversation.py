@@ -8,8 +8,9 @@ against it:
 * It **starts afresh** when a cue says so (另外问一下, different question), when it names a clause
   number, a lead unit's tasks or a subject the plan does not cover, when it names subject words of
   the plan the carried-over clause does not contain (垃圾分类 or 公园 after elevators), when it has
-  more words of its own than a few characters, or when it has words of its own and on its own
-  matches a clause outside the carried-over ones strongly. What it asks (谁负责, 什么时候), its cue
+  more words of its own than a few characters, when it has words of its own and on its own
+  matches a clause outside the carried-over ones strongly, or when its words point at a document
+  the previous answer did not cite (印发 after a task) and nothing in it points back. What it asks (谁负责, 什么时候), its cue
   words and generic words (具体, 情况, 三年, the plan's and the versions' names) are not its own.
 * After an abstention the clauses were only listed as possibly related: it follows on only when it
   points at one (这项谁牵头?); an off-topic question carries nothing over.
@@ -199,6 +200,9 @@ class Reading:
     top_carried: bool  # on its own, it ranks a carried-over clause first
     version: str | None = None  # "draft", "final" or "compare": the version it asks for
     listed: bool = False  # the context's clauses were only listed as possibly related
+    # Its words point at a document (印发, 问卷, comments came in) of which the previous answer cited
+    # nothing: what it asks is there, out of the carried-over clauses' reach.
+    elsewhere: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -207,6 +211,8 @@ class Reading:
 def follows(reading: Reading, thresholds: FollowUps) -> bool:
     """Whether a question with this reading follows on from the context (see the module docstring)."""
     if reading.new_topic or reading.own_subject or (reading.listed and not reading.pointer):
+        return False
+    if reading.elsewhere and not reading.pointer:  # When was the plan issued? after a task
         return False
     if reading.ordinal is not None:
         return True
@@ -452,6 +458,7 @@ class Conversation:
             top_carried=top is not None and (top.doc_id, top.clause) in context.clauses,
             version=version,
             listed=context.abstained,
+            elsewhere=bool(query.roles) and not any(self._role(k) in query.roles for k in context.clauses),
         )
 
     def follow(

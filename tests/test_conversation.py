@@ -62,6 +62,8 @@ def _reading(**fields: object) -> Reading:
         ({"ordinal": 2, "pointer": True}, True),  # 第二个呢?
         ({"listed": True}, False),  # after an abstention, only a question that points at a clause
         ({"listed": True, "pointer": True}, True),  # 这项谁牵头?
+        ({"elsewhere": True}, False),  # When was the plan issued? after a task: the notice was not cited
+        ({"elsewhere": True, "pointer": True}, True),  # 这个是哪天印发的?: it points back all the same
     ],
 )
 def test_when_a_question_follows_on(fields: dict[str, object], expected: bool) -> None:
@@ -278,6 +280,7 @@ def test_document_words_pick_the_cited_paragraph_that_holds_them(
 @pytest.mark.parametrize(
     "question",
     [
+        "When was the plan issued?",
         "And what about garbage sorting?",
         "What about parks?",
         "How many lifts will be added to old buildings?",
