@@ -216,6 +216,9 @@ def test_unit_with_a_clause_number_does_not_list_tasks(lexicon: Lexicon) -> None
         ("Which tasks were renamed in the final plan?", "renamed"),
         ("哪些任务的编号变了?", "renumbered"),
         ("正式版比草案改了哪些任务?", "changed"),
+        ("哪些任务是草案里没有的?", "added"),  # named by what the other version lacks
+        ("草案里哪些任务正式版中没有?", "removed"),
+        ("Which draft tasks are not in the final plan?", "removed"),
     ],
 )
 def test_a_question_asks_the_final_plan_to_list_a_status(
