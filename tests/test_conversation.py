@@ -236,6 +236,12 @@ def test_why_about_an_unchanged_subject_stays_with_the_task(fake_assistant) -> N
             ["participation-report#一", "participation-report#二"],
             "participation-report#一",
         ),
+        # people, like 居民, names nobody in particular: "it" is the questionnaire.
+        (
+            "And how many people took part in it?",
+            ["participation-report#四", "participation-report#五"],
+            "participation-report#四",
+        ),
         ("who leads it?", ["plan-final#10", "plan-final#25"], "plan-final#10"),
         ("what about the draft?", ["plan-final#10", "plan-final#25"], "plan-draft#10"),
         ("Who leads it now?", ["participation-report#二", "plan-final#32"], "plan-final#32"),
