@@ -7,6 +7,7 @@ is built once and feeds the CLI, the JSON, the API and the page alike.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -33,6 +34,7 @@ __all__ = [
     "missing_task",
     "listing",
     "filters_notice",
+    "dropped_lead",
     "NO_ANSWER_ZH",
     "NO_ANSWER_EN",
     "UNOFFICIAL_EN",
@@ -144,27 +146,56 @@ def quote(result: Result, english: bool = False) -> str:
     return "\n".join(lines)
 
 
-def asked_sentence(hit: Hit, cue: AskCue | None, stated: bool = False) -> tuple[int, int] | None:
+_DOCUMENT_NAME = re.compile(r"《[^》]*》")
+
+
+def _holds_kind(sentence: str, patterns: Sequence[re.Pattern[str]]) -> bool:
+    """Whether the sentence holds what the patterns find, outside the documents it names: the
+    "2024-2026年" in 《…三年行动计划(2024-2026年)》 is not the date a notice was issued."""
+    bare = _DOCUMENT_NAME.sub("", sentence)
+    return any(p.search(bare) for p in patterns)
+
+
+def asked_sentence(
+    hit: Hit, cue: AskCue | None, stated: bool = False, margin: float | None = None
+) -> tuple[int, int] | None:
     """The sentence of the hit that holds what was asked (a figure, a date, an address …), the
     closest to the question among those that do; None when no sentence of the chunk holds it.
 
     A sentence that states the detail itself (the kind's narrower ``states`` patterns: an address
     with its postcode, not "寄送") comes before one that only speaks of it; ``stated`` accepts only
-    the former.
+    the former. With a ``margin``, only sentences about as close to the question as the closest
+    one are taken: the 5000户 meters' "三年内" does not answer when the 瓶改管 sentence is what was
+    asked about. A background document's line that states the detail (a date, an e-mail address)
+    is taken however little it reads like the question.
     """
     if cue is None or not (cue.answers or cue.states):
         return hit.sentence
     text = hit.chunk.text
     spans = list(hit.sentences) + [s for s in split_sentences(text) if s not in hit.sentences]
-    tiers = [cue.states or cue.answers] if stated else [cue.states, cue.answers]
-    for patterns in tiers:
-        for start, end in spans:
-            if patterns and any(p.search(text[start:end]) for p in patterns):
+    task = isinstance(hit.chunk.clause, int)
+    near = spans if margin is None else list(hit.close_to_best(margin))
+    if stated:
+        tiers = [(cue.states or cue.answers, near if task else spans)]
+    else:
+        tiers = [(cue.states, near), (cue.answers, near)]
+        if margin is not None and not task:
+            tiers.insert(1, (cue.states, spans))
+    for patterns, candidates in tiers:
+        for start, end in candidates:
+            if patterns and _holds_kind(text[start:end], patterns):
                 return start, end
     return None
 
 
-def _highlight(hit: Hit, query: Query, cue: AskCue | None = None) -> tuple[int, int]:
+# Kinds a background document answers in a sentence of its own: who chaired the meeting, why the
+# consultation was extended. A task's lead units already answer who, in the lead sentence.
+_SAID_IN_BACKGROUND = ("who", "why", "how")
+
+
+def _highlight(
+    hit: Hit, query: Query, cue: AskCue | None = None, margin: float | None = None
+) -> tuple[int, int]:
     """What of the chunk answers the question, as offsets into its text.
 
     Asked for a task's lead units by number, that is the 牵头单位 note; asked for a task by
@@ -175,8 +206,10 @@ def _highlight(hit: Hit, query: Query, cue: AskCue | None = None) -> tuple[int, 
     if query.about_period and chunk.start == 0 and PLAN_PERIOD.search(chunk.text.split("\n", 1)[0]):
         return 0, len(chunk.text.split("\n", 1)[0])
     if query.clause is None or query.clause != chunk.clause:
-        if cue is not None and cue.missing is not None:
-            return asked_sentence(hit, cue) or hit.sentence
+        if cue is not None and (
+            cue.missing is not None or (cue.kind in _SAID_IN_BACKGROUND and not isinstance(chunk.clause, int))
+        ):
+            return asked_sentence(hit, cue, margin=margin) or hit.sentence
         return hit.sentence
     sentences = split_sentences(chunk.text)
     notes = [s for s in sentences if is_lead_note(chunk.text[s[0] : s[1]])]
@@ -197,10 +230,14 @@ def to_result(
     current_plan: Document,
     current_tasks: int,
     cue: AskCue | None = None,
+    margin: float | None = None,
 ) -> Result:
-    """The result a hit becomes: its chunk, the words that answer, its citation and version note."""
+    """The result a hit becomes: its chunk, the words that answer, its citation and version note.
+
+    ``margin``: how much less close to the question than the closest sentence the sentence that
+    holds what was asked may be (``Thresholds.evidence_margin``)."""
     ch = hit.chunk
-    hs, he = _highlight(hit, query, cue)
+    hs, he = _highlight(hit, query, cue, margin)
     note = notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
     if note is None and doc.role == SUPERSEDED_PLAN:
         note = f"此为草案内容,已被正式版{current_plan.cite_title}取代。"
@@ -317,12 +354,18 @@ def compose(
     return "\n".join(lines)
 
 
-def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained: bool) -> Coverage:
+def coverage_of(
+    query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained: bool, margin: float | None = None
+) -> Coverage:
     """``none`` when the documents do not cover the question; ``partial`` when the best clause
     covers its subject but no sentence of it (or of the same document's other results) holds the
-    kind of thing asked for, such as an amount of money or a phone number."""
+    kind of thing asked for, such as an amount of money or a phone number.
+
+    With a ``margin``, a task holds it only in a sentence about as close to the question as its
+    closest: the meters' "三年内" does not date the 瓶改管 that was asked about."""
     if abstained or not hits:
         return "none"
+    top = hits[0]
     if (
         cue is None
         or cue.missing is None
@@ -332,14 +375,13 @@ def coverage_of(query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained
         or query.version_status is not None
     ):
         return "answered"
-    top = hits[0]
     # A background document's other paragraphs may hold it; another task of a plan does not.
     same_doc = (
         [top]
         if isinstance(top.chunk.clause, int)
         else [h for h in hits if h.chunk.doc_id == top.chunk.doc_id]
     )
-    return "answered" if any(asked_sentence(h, cue, stated=True) for h in same_doc) else "partial"
+    return "answered" if any(asked_sentence(h, cue, True, margin) for h in same_doc) else "partial"
 
 
 def _units(result: Result, lexicon: Lexicon, english: bool) -> str:
@@ -355,8 +397,12 @@ def lead_sentence(
     lexicon: Lexicon,
     coverage: Coverage,
     missing: str | None,
+    cue: AskCue | None = None,
 ) -> str:
     """One sentence a resident reads at a glance: which clause, who leads it, the words that answer.
+
+    Asked when a task of the current plan is done, where the words that answer name no time, the
+    plan's period follows them: every task runs within it.
 
     Around the documents' own words only fixed phrases are written; an English lead names the
     task and units through the glossary (an unofficial translation) and keeps the quotation in
@@ -387,13 +433,40 @@ def lead_sentence(
             where = f"{label} {title}" + (f"({units}牵头)" if units else "")
     else:
         where = (lexicon.english(doc.title) or doc.cite_title) if en else doc.cite_title
-    if coverage == "partial":
-        if en:
-            return f'{where} says "{words}" (quoted in Chinese), but does not state {missing}.'
-        return f"{where}提到“{words}”,但没有写明{missing}。"
+    within = ""
+    plan_period = PLAN_PERIOD.search(doc.title) if top.version == "final" else None
+    if (
+        query.asks == "date"
+        and cue is not None
+        and plan_period is not None
+        and isinstance(top.clause, int)
+        and not _holds_kind(words, cue.answers)
+    ):
+        first, last = plan_period.group(1), plan_period.group(2)
+        within = f" (the plan runs from {first} to {last})" if en else f"(计划实施期为{plan_period.group(0)})"
     superseded = ""
     if top.superseded:
         superseded = " (superseded draft text)" if en else "(草案原文,已被正式版取代)"
+    if coverage == "partial":
+        if en:
+            return f'{where}{superseded} says "{words}" (quoted in Chinese), but does not state {missing}{within}.'
+        return f"{where}{superseded}提到“{words}”,但没有写明{missing}{within}。"
     if en:
-        return f"{where}{superseded}: {words} (quoted in Chinese)"
-    return f"{where}{superseded}:{words}"
+        return f"{where}{superseded}: {words} (quoted in Chinese){within}"
+    return f"{where}{superseded}:{words}{within}"
+
+
+def dropped_lead(final: Result, draft: Result, lexicon: Lexicon, english: bool) -> str:
+    """The lead for a question about draft words the final plan does not keep as they were: it
+    quotes them as superseded and names the final task that replaced theirs. What exactly changed
+    is the version note, which follows."""
+    words = draft.highlight.strip()
+    draft_label = clause_label(int(draft.clause or 0), english, superseded=True)
+    final_label = clause_label(int(final.clause or 0), english)
+    if english:
+        title = lexicon.english(final.title) or final.title
+        return (
+            f'{draft_label[0].upper()}{draft_label[1:]} said "{words}" (quoted in Chinese, superseded); '
+            f'{final_label} "{title}" of the final plan does not keep these words as they were.'
+        )
+    return f"{draft_label}写的“{words}”(草案原文,已被正式版取代),正式版{final_label} {final.title}没有原样保留这句话。"

@@ -19,6 +19,7 @@ from qa.answer import (
     asked_sentence,
     compose,
     coverage_of,
+    dropped_lead,
     filters_notice,
     lead_sentence,
     listing,
@@ -34,7 +35,7 @@ from qa.index import Index, ensure_index
 from qa.lexicon import Lexicon, load_lexicon
 from qa.plan_format import strip_heading_number
 from qa.query import Query, parse_query
-from qa.retrieve import MODES, Filters, Mode, Retriever
+from qa.retrieve import MODES, Filters, Hit, Mode, Retriever
 from qa.settings import Settings, check_k, load_settings
 from qa.structure import Clause, parse_clauses
 from qa.tokens import Tokenizer
@@ -175,6 +176,7 @@ class Assistant:
                 current,
                 len(self.tasks("final")),
                 cue,
+                self.thresholds.evidence_margin,
             )
             for rank, hit in enumerate(hits, start=1)
         ]
@@ -187,7 +189,7 @@ class Assistant:
         numbered = self.collection.plan(query.numbered_version)
         missing = missing_task(query, numbered, self.tasks(query.numbered_version))
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
-        coverage = coverage_of(query, hits, cue, abstained)
+        coverage = coverage_of(query, hits, cue, abstained, self.thresholds.evidence_margin)
         if coverage == "answered" and cue is not None and cue.missing is not None and results:
             # The result that holds what was asked comes first: an address two paragraphs below
             # the consultation's dates, in the same notice.
@@ -234,13 +236,29 @@ class Assistant:
         if results and not abstained:
             top = results[0]
             lead = lead_sentence(
-                query, top, self.collection.get(top.doc_id), self.lexicon, coverage, not_stated
+                query, top, self.collection.get(top.doc_id), self.lexicon, coverage, not_stated, cue
             )
+            if self._asks_about_dropped_words(query, hits, results):
+                lead = dropped_lead(results[0], results[1], self.lexicon, query.english)
         text = compose(query, results, abstained, lead, self.collection.superseded_plan.text)
         if missing is not None:
             no_answer = compose(query, [], True)
             text = missing + text.removeprefix(no_answer)
         return reply(abstained, text, results, lead)
+
+    def _asks_about_dropped_words(self, query: Query, hits: list[Hit], results: list[Result]) -> bool:
+        """Whether a question about the versions quotes the draft's words (平急两用…还有吗?): the
+        draft counterpart of the top task matches the question better than the task does, and
+        its sentence is not in the current plan as it stands."""
+        if query.version != "compare" or query.clause is not None or len(results) < 2:
+            return False
+        final, draft = results[0], results[1]
+        if final.version != "final" or not isinstance(final.clause, int):
+            return False
+        if self.versions.counterparts.get((final.doc_id, final.clause)) != (draft.doc_id, draft.clause):
+            return False
+        closer = hits[1].closeness[:1] > hits[0].closeness[:1]
+        return closer and draft.highlight.strip() not in self.collection.current_plan.text
 
     def _listing(self, query: Query, filters: Filters) -> str | None:
         """Every task the named unit leads within the filters, or None when the document filter

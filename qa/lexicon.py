@@ -75,6 +75,10 @@ class Lexicon:
     off_topics: tuple[str, ...]  # subjects the plan does not cover
     asks: tuple[AskCue, ...] = ()  # in asks.json's order, most specific first
     glossary: tuple[GlossaryEntry, ...] = field(default=(), repr=False)
+    # Cues that ask only when no cue of another kind is in the question (邮箱是多少 asks contact).
+    weak_cues: frozenset[str] = frozenset()
+    # Weak cues that a yes/no question reads as "a few" (能不能多弄几个?), not as asking a number.
+    indefinite_cues: frozenset[str] = frozenset()
     version_status: StatusCues = field(default_factory=StatusCues, repr=False)
 
     def cue(self, kind: str) -> AskCue | None:
@@ -106,7 +110,9 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
     )
     intents = json.loads((lexicon_dir / "doc_intents.json").read_text(encoding="utf-8"))["intents"]
     off = json.loads((lexicon_dir / "off_topics.json").read_text(encoding="utf-8"))["topics"]
-    kinds = json.loads((lexicon_dir / "asks.json").read_text(encoding="utf-8"))["kinds"]
+    asks_data = json.loads((lexicon_dir / "asks.json").read_text(encoding="utf-8"))
+    kinds = asks_data["kinds"]
+    weak = asks_data.get("weak", {})
     asks = tuple(
         AskCue(
             kind,
@@ -153,5 +159,7 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
         tuple(t.lower() for t in off),
         asks,
         glossary,
-        status_cues,
+        frozenset([*weak.get("zh", ()), *(w.lower() for w in weak.get("en", ()))]),
+        frozenset(asks_data.get("indefinite", {}).get("zh", ())),
+        version_status=status_cues,
     )

@@ -27,6 +27,7 @@ __all__ = [
     "strip_lead_note",
     "lead_units_of",
     "is_lead_note",
+    "is_task_title",
     "split_sentences",
     "clause_label",
 ]
@@ -107,6 +108,12 @@ def lead_units_of(text: str) -> tuple[str, ...]:
 def is_lead_note(sentence: str) -> bool:
     """Whether a sentence is nothing but a lead-unit note."""
     return LEAD_NOTE.fullmatch(sentence.strip()) is not None
+
+
+def is_task_title(sentence: str) -> bool:
+    """Whether a sentence is a task's numbered title ("30.深入推进“一网统管”平台建设。"): the task
+    line ends its title with 。, so the title is a sentence of its own."""
+    return TASK_NUMBER.match(sentence) is not None
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

@@ -38,7 +38,13 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _CLAUSE_ZH = re.compile(r"第\s*([0-9零〇一二两三四五六七八九十]+)\s*(?:项|条(?!意见|建议)|个任务|号任务)")
 _CLAUSE_BARE = re.compile(r"(?<![0-9.%])([0-9]{1,2})\s*号任务")
 _CLAUSE_EN = re.compile(r"(?:\b(?:task|item|clause|article|number)\s*#?|\bno\.|#)\s*([0-9]{1,2})\b", re.I)
-_DRAFT = re.compile(r"草案|征求意见稿|原来|原先|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b", re.I)
+# 原来 points at the draft where it opens the question (原来物业费…) or a version word follows it
+# (原来的第11项, 原来写的); a resident's 原来那些 are the streets as they are.
+_DRAFT = re.compile(
+    r"草案|征求意见稿|(?:^|[,,。;;??!!\s])原(?:来|先)|原(?:来|先)的?(?:版|稿|写|说|提法|方案|计划|第)"
+    r"|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b",
+    re.I,
+)
 _COMPARE = re.compile(
     r"区别|不同|变化|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
     r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bremoved\b|\badded\b|\bdropped\b|\bstill\b",
@@ -365,12 +371,27 @@ def find_focus(raw: str) -> tuple[int, int] | None:
 
 
 def _asks(text: str, lexicon: Lexicon) -> AskKind:
-    """The first kind in the lexicon's order with a cue in the question; "what" when none."""
+    """The first kind in the lexicon's order with a cue in the question; "what" when none.
+
+    Weak cues (多少, 哪里) give way to a cue of another kind that names what is asked (邮箱是多少
+    asks contact, 哪几个地方 asks place), though not to the mere shape of a yes/no question
+    (有没有说要建多少 asks count), unless it means "a few" there (能不能多弄几个?)."""
+    named = _first_kind(text, lexicon, lexicon.weak_cues)
+    if named is not None and named not in ("yesno", "what"):
+        return named
+    # 能不能多弄几个? asks yes or no: in that shape 几个 means "a few".
+    skip = lexicon.indefinite_cues if named == "yesno" else frozenset()
+    return _first_kind(text, lexicon, skip) or "what"
+
+
+def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | None:
     lowered = text.lower()
     for cue in lexicon.asks:
         if any(p.search(text) for p in cue.patterns):
             return cue.kind
         for word in cue.zh:
+            if word in skip:
+                continue
             # 吗 asks yes or no only where it ends the question.
             if word == "吗":
                 if re.search(r"吗\s*[??]?\s*$", text):
@@ -378,13 +399,15 @@ def _asks(text: str, lexicon: Lexicon) -> AskKind:
             elif word in text:
                 return cue.kind
         for word in cue.en:
+            if word in skip:
+                continue
             if cue.kind == "yesno":
                 # "does …?" asks yes or no; "what does …" asks what.
                 if re.match(rf"\s*{re.escape(word)}\b", lowered):
                     return cue.kind
             elif _mentions(lowered, word):
                 return cue.kind
-    return "what"
+    return None
 
 
 # At most this many of the plan's words are added for an English question: the longest English

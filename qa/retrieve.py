@@ -18,7 +18,7 @@ from qa.chunking import Chunk
 from qa.compare import TaskKey
 from qa.documents import Collection, Version
 from qa.index import Index
-from qa.plan_format import is_lead_note, strip_heading_number
+from qa.plan_format import is_lead_note, is_task_title, strip_heading_number
 from qa.query import Query
 from qa.structure import is_heading
 from qa.tokens import Tokenizer
@@ -41,10 +41,20 @@ class Hit:
     # The chunk's sentences (offsets into chunk.text), closest to the question first, by their
     # own vectors and the words they share with it: what the chunk offers as evidence.
     sentences: tuple[tuple[int, int], ...]
+    # How close each of ``sentences`` is to the question, in the same order.
+    closeness: tuple[float, ...] = ()
 
     @property
     def sentence(self) -> tuple[int, int]:
         return self.sentences[0]
+
+    def close_to_best(self, margin: float) -> tuple[tuple[int, int], ...]:
+        """The sentences within ``margin`` of the closest one: those that answer the question as
+        much as it does."""
+        if not self.closeness:
+            return self.sentences[:1]
+        best = self.closeness[0]
+        return tuple(s for s, c in zip(self.sentences, self.closeness, strict=True) if c >= best - margin)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,14 +255,22 @@ class Retriever:
         )
 
     def _hit(self, position: int, score: float, evidence: _Evidence) -> Hit:
-        sentences = self._ranked_sentences(position, evidence)
-        return Hit(position, self.index.chunks[position], float(score), sentences)
+        ranked = self._ranked_sentences(position, evidence)
+        return Hit(
+            position,
+            self.index.chunks[position],
+            float(score),
+            tuple(span for span, _ in ranked),
+            tuple(closeness for _, closeness in ranked),
+        )
 
-    def _ranked_sentences(self, position: int, evidence: _Evidence) -> tuple[tuple[int, int], ...]:
-        """The chunk's sentences, closest to the question first, by vector plus shared words.
+    def _ranked_sentences(self, position: int, evidence: _Evidence) -> list[tuple[tuple[int, int], float]]:
+        """The chunk's sentences and their closeness, closest to the question first, by vector
+        plus shared words.
 
-        A part's heading names the part and a Q&A pair's question asks it, and a lead-unit note
-        only names units: the answer is in the other sentences.
+        A part's heading names the part, a task's first sentence its title (which every answer
+        names anyway), a Q&A pair's question asks it, and a lead-unit note only names units: the
+        answer is in the other sentences.
         """
         chunk = self.index.chunks[position]
         ids = self._sentences_of.get(position, [])
@@ -263,19 +281,18 @@ class Retriever:
             if not is_lead_note(chunk.text[s.start : s.end])
             and not is_heading(chunk.text[s.start : s.end])
             and not chunk.text[s.start : s.end].endswith(("?", "?"))
+            and not (isinstance(chunk.clause, int) and is_task_title(chunk.text[s.start : s.end]))
         ] or spans
         if not body:
-            return ((0, len(chunk.text)),)
+            return [((0, len(chunk.text)), 0.0)]
         total = max(1, sum(len(w) for w in evidence.words))
         scored = []
         for order, (i, s) in enumerate(body):
             sentence = chunk.text[s.start : s.end]
             overlap = sum(len(w) for w in evidence.words if w in sentence) / total
             score = float(self.index.sentence_vectors[i] @ evidence.vector) + _OVERLAP_WEIGHT * overlap
-            if isinstance(chunk.clause, int) and s.start == 0 and len(body) > 1:
-                score -= 0.02  # the task's title sentence only names it; prefer what it says
             scored.append((-score, order, (s.start, s.end)))
-        return tuple(span for _, _, span in sorted(scored))
+        return [(span, -neg) for neg, _, span in sorted(scored)]
 
     def _top(self, scores: np.ndarray, allowed: np.ndarray, k: int, evidence: _Evidence) -> list[Hit]:
         order = np.argsort(-np.where(allowed, scores, -np.inf), kind="stable")

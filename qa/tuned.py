@@ -43,6 +43,9 @@ class Thresholds:
     min_dense: float = 0.875
     min_bm25: float = 3.0
     off_topic_bm25: float = 12.0  # an off-topic subject still answers if the plan's words match this well
+    # A task's sentence that holds what was asked (a figure, a date) is quoted only if it is this
+    # close to the question's closest sentence (cosine plus shared words); else the closest is.
+    evidence_margin: float = 0.05
 
 
 @dataclass(frozen=True)

@@ -426,3 +426,104 @@ def test_final_plan_first_even_with_one_result(assistant: Assistant) -> None:
 def test_a_question_about_a_background_document_is_answered(assistant: Assistant) -> None:
     answer = assistant.ask("Who issued the final plan?")
     assert not answer.abstained
+
+
+def test_a_date_question_quotes_the_sentence_asked_about_and_the_plans_period(assistant: Assistant) -> None:
+    """The task's "三年内…5000户燃气计量表" names a time, but the question is about 瓶改管: that
+    sentence is quoted, and it gives no time, only the period every task of the plan runs in."""
+    answer = assistant.ask("我家还在用煤气罐,啥时候能通上管道燃气?")
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 22) and answer.asks == "date"
+    assert "瓶改管" in top.highlight and "5000户" not in top.highlight
+    assert answer.coverage == "partial"
+    assert answer.lead == (
+        f"第22项 {top.title}(区建设管理委牵头)提到“{top.highlight}”,"
+        "但没有写明具体时间(计划实施期为2024-2026年)。"
+    )
+
+
+def test_a_tasks_title_is_never_quoted_as_what_it_says(assistant: Assistant) -> None:
+    """The lead names the task; quoting "30.深入推进…" after it would say nothing."""
+    for question in ("“一网统管”平台建设的牵头单位有哪些?", "电动自行车那条是后来加的吗?"):
+        top = assistant.ask(question).results[0]
+        assert isinstance(top.clause, int)
+        assert not top.highlight.startswith(f"{top.clause}."), question
+
+
+@pytest.mark.parametrize(
+    "question, words",
+    [
+        ("正式的三年行动计划是哪天印发的?", "2024年8月28日"),
+        ("On what date was the final three-year plan issued?", "2024年8月28日"),
+        ("寄书面意见,邮编写多少?", "邮编:200050"),
+        ("景观照明以哪几个地方为亮点?", "以延安高架、苏州河两岸、中山公园区域为亮点"),
+        ("使用满几年的老旧住宅电梯要做安全风险评估?", "使用满15年"),
+    ],
+)
+def test_the_detail_asked_for_is_in_the_lead(assistant: Assistant, question: str, words: str) -> None:
+    """A date inside a document's name (《…(2024-2026年)》) is not the date a notice was issued;
+    a postcode, places and a duration are what 多少, 哪几个地方 and 满几年 ask for."""
+    answer = assistant.ask(question)
+    assert answer.coverage == "answered"
+    assert words in answer.results[0].highlight and words in answer.lead
+
+
+@pytest.mark.parametrize(
+    "question, clause, missing",
+    [
+        ("垃圾没分类会被罚款多少钱?", 20, "具体金额"),
+        ("举报违章建筑打什么电话?", 14, "联系方式"),
+        ("新增的停车泊位怎么收费?", 4, "具体金额"),
+    ],
+)
+def test_a_fine_a_fee_or_a_hotline_of_a_covered_subject_is_a_partial_answer(
+    assistant: Assistant, question: str, clause: int, missing: str
+) -> None:
+    """Not a subject of its own: the plan covers rubbish sorting, illegal building and parking."""
+    answer = assistant.ask(question)
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", clause)
+    assert answer.coverage == "partial" and not answer.abstained and answer.missing == missing
+    assert answer.lead.endswith(f"但没有写明{missing}。") and f"“{top.highlight}”" in answer.lead
+
+
+def test_a_date_the_task_does_not_give_is_partial_with_the_plans_period(assistant: Assistant) -> None:
+    answer = assistant.ask("滨水步道什么时候能全线贯通?")
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 17) and answer.coverage == "partial"
+    assert answer.lead.endswith("但没有写明具体时间(计划实施期为2024-2026年)。")
+
+
+def test_a_partial_answer_from_the_draft_says_it_is_superseded(assistant: Assistant) -> None:
+    answer = assistant.ask("草案第10项加装电梯补贴多少钱?", doc="plan-draft")
+    top = answer.results[0]
+    assert top.superseded and answer.coverage in ("partial", "answered")
+    assert "已被正式版取代" in answer.lead
+
+
+@pytest.mark.parametrize(
+    "question, draft, final",
+    [
+        ("建筑垃圾资源化利用率93%的目标还有吗?", 19, 19),
+        ("提升业委会规范化运作率这个提法,正式版是不是删了?", 34, 35),
+    ],
+)
+def test_draft_words_the_final_plan_dropped_are_quoted_as_superseded(
+    assistant: Assistant, question: str, draft: int, final: int
+) -> None:
+    answer = assistant.ask(question)
+    current, old = answer.results[0], answer.results[1]
+    assert (current.doc_id, current.clause) == ("plan-final", final)
+    assert (old.doc_id, old.clause) == ("plan-draft", draft) and old.superseded
+    assert old.text[old.highlight_start : old.highlight_end] == old.highlight
+    assert old.highlight not in assistant.collection.current_plan.text
+    assert answer.lead == (
+        f"草案第{draft}项写的“{old.highlight.strip()}”(草案原文,已被正式版取代),"
+        f"正式版第{final}项 {current.title}没有原样保留这句话。"
+    )
+    assert current.version_note and current.version_note in answer.text  # what exactly changed
+
+
+def test_a_whole_task_comparison_is_not_read_as_dropped_words(assistant: Assistant) -> None:
+    answer = assistant.ask("第10项草案和正式版有什么不同?")
+    assert answer.lead.startswith("第10项 ")

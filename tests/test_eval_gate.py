@@ -30,7 +30,7 @@ MIN_PER_KIND = {
     "english": 10,
     "traditional": 10,
     "typo": 5,
-    "out-of-scope": 15,
+    "out-of-scope": 14,  # see tests/test_gold_data.py: five became partial questions
 }
 # kinds whose minimums tests/test_gold_data.py checks
 OTHER_KINDS = {"long", "unrelated", "partial", "detail", "dropped"}

@@ -152,6 +152,9 @@ def test_hash_clause_reference(question: str) -> None:
         ("草案里物业服务费调整每年多少个小区?", "draft"),
         ("征求意见稿里物业服务费怎么写的?", "draft"),
         ("原来物业服务费调整每年多少个小区?", "draft"),
+        ("原来写的是每年多少个小区?", "draft"),
+        # the streets as they are, not the draft
+        ("小区旁边那条街说要弄成美丽街区,是只修修原来那些,还是会新建?", None),
         ("最初的计划有几项任务?", "draft"),
         ("What did the draft say about fees?", "draft"),
         ("草案和正式版有什么不同", "compare"),

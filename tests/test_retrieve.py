@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -322,6 +323,13 @@ def test_each_hit_carries_its_sentence_closest_to_the_question(tiny: Assistant) 
     for hit in hits:  # never the title alone, never the lead-unit note
         sentence = hit.chunk.text[slice(*hit.sentence)]
         assert "牵头单位" not in sentence and sentence in hit.chunk.text
+        said = [hit.chunk.text[slice(*s)] for s in hit.sentences]
+        assert not any(re.match(r"\d+\.", s) for s in said), "a task's numbered title is not evidence"
+        # closeness runs with the sentences, closest first
+        assert len(hit.closeness) == len(hit.sentences)
+        assert list(hit.closeness) == sorted(hit.closeness, reverse=True)
+        assert hit.close_to_best(0.0)[0] == hit.sentence
+        assert hit.close_to_best(10.0) == hit.sentences
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -44,17 +44,27 @@ def _ratio(hits: int, total: int) -> float | None:
     return round(hits / total, 4) if total else None
 
 
-def _holds(lead: str, evidence: str) -> bool:
+def _holds(lead: str, evidence: str, english_name: Callable[[str], str | None]) -> bool:
     """Whether the lead holds the evidence: whole, or, for a 牵头单位 note, every unit it names
-    (the lead says "第29项 …的牵头单位是:区应急局、…" rather than quoting the raw note)."""
+    (the lead says "第29项 …(区应急局、…牵头)" rather than quoting the raw note; an English lead
+    names them in English)."""
     if evidence in lead:
         return True
     units = lead_units_of(evidence) if is_lead_note(evidence) or LEAD_NOTE.search(evidence) else ()
-    return bool(units) and all(u in lead for u in units)
+    return bool(units) and all(u in lead or (english_name(u) or u) in lead for u in units)
 
 
-def score_answers(ask: Callable[[str], Answer], questions: Sequence[GoldQuestion]) -> dict[str, float | None]:
-    """The answer metrics above for ``questions``, each asked once through ``ask``."""
+def _no_name(unit: str) -> str | None:
+    return None
+
+
+def score_answers(
+    ask: Callable[[str], Answer],
+    questions: Sequence[GoldQuestion],
+    english_name: Callable[[str], str | None] = _no_name,
+) -> dict[str, float | None]:
+    """The answer metrics above for ``questions``, each asked once through ``ask``;
+    ``english_name`` gives a unit's English name, as an English lead writes it."""
     answers = [(q, ask(q.question)) for q in questions]
     out: dict[str, float | None] = {}
     for kind in ("partial", "none"):
@@ -64,7 +74,7 @@ def score_answers(ask: Callable[[str], Answer], questions: Sequence[GoldQuestion
         out[f"{kind}_recall"] = _ratio(sum(a.coverage == kind for _, a in expected), len(expected))
     answered = [(q, a) for q, a in answers if q.coverage == "answered" and q.evidence and not a.abstained]
     out["lead_evidence"] = _ratio(
-        sum(any(e in a.lead for e in q.evidence) for q, a in answered), len(answered)
+        sum(any(_holds(a.lead, e, english_name) for e in q.evidence) for q, a in answered), len(answered)
     )
     out["draft_as_current"] = float(
         sum(

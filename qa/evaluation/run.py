@@ -212,7 +212,11 @@ def run(
         turns = ask_conversations(assistant, dialogues, split)
     weights = assistant.retriever.weights
     answers = {
-        split: score_answers(recorded.__getitem__, [q for q in questions if q.split == split])
+        split: score_answers(
+            recorded.__getitem__,
+            [q for q in questions if q.split == split],
+            assistant.lexicon.english,
+        )
         for split in SPLITS
         if recorded and any(q.split == split for q in questions)
     }
