@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Literal
 
 from qa.compare import TaskKey
 from qa.documents import SUPERSEDED_PLAN, Document, Version
+from qa.english import UNOFFICIAL, task_name
+from qa.english import units as english_units
 from qa.lexicon import AskCue, Lexicon
 from qa.plan_format import PLAN_PERIOD, clause_label, is_lead_note, split_sentences
 from qa.query import Query
 from qa.retrieve import Filters, Hit, Signals
 from qa.structure import Clause
 from qa.tuned import Thresholds
+from qa.version_notes import EnglishName
 
 if TYPE_CHECKING:
     from qa.conversation import Context, FollowUp
@@ -35,9 +38,9 @@ __all__ = [
     "listing",
     "filters_notice",
     "dropped_lead",
+    "also_answers",
     "NO_ANSWER_ZH",
     "NO_ANSWER_EN",
-    "UNOFFICIAL_EN",
 ]
 
 Coverage = Literal["answered", "partial", "none"]
@@ -132,7 +135,7 @@ def quote(result: Result, english: bool = False) -> str:
     if result.lead_units:
         lines.append(("Lead units: " if english else "牵头单位:") + "、".join(result.lead_units))
     if result.version_note:
-        lines.append(("Draft vs final: " if english else "版本说明:") + result.version_note)
+        lines.append(("Version note: " if english else "版本说明:") + result.version_note)
     if result.superseded:
         # Draft text is quoted only when asked for, and never without saying it is not current policy.
         lines.insert(
@@ -226,7 +229,7 @@ def to_result(
     hit: Hit,
     query: Query,
     doc: Document,
-    notes: Mapping[TaskKey, str],
+    notes: Mapping[TaskKey, str],  # in the asker's language (``PlanVersions.notes_in``)
     current_plan: Document,
     current_tasks: int,
     cue: AskCue | None = None,
@@ -240,9 +243,17 @@ def to_result(
     hs, he = _highlight(hit, query, cue, margin)
     note = notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
     if note is None and doc.role == SUPERSEDED_PLAN:
-        note = f"此为草案内容,已被正式版{current_plan.cite_title}取代。"
+        note = (
+            "This is draft text, superseded by the final plan."
+            if query.english
+            else f"此为草案内容,已被正式版{current_plan.cite_title}取代。"
+        )
     elif doc.describes is not None:
-        note = f"此材料说明的是草案;正式版共{current_tasks}项任务,以{current_plan.cite_title}为准。"
+        note = (
+            f"This document is about the draft; the final plan has {current_tasks} tasks and is the authority."
+            if query.english
+            else f"此材料说明的是草案;正式版共{current_tasks}项任务,以{current_plan.cite_title}为准。"
+        )
     return Result(
         rank=rank,
         doc_id=ch.doc_id,
@@ -274,9 +285,21 @@ def missing_task(query: Query, plan: Document, tasks: Sequence[Clause]) -> str |
     return f"{plan.cite_title}共{len(tasks)}项任务,没有{clause_label(query.clause)}。"
 
 
-def listing(query: Query, plan: Document, tasks: Sequence[Clause], filtered: bool = False) -> str:
-    """Every task the named unit leads, in the plan's words; or that it leads none."""
+def listing(
+    query: Query,
+    plan: Document,
+    tasks: Sequence[Clause],
+    filtered: bool = False,
+    english_name: EnglishName | None = None,
+) -> str:
+    """Every task the named unit leads, in the plan's words; or that it leads none.
+
+    For an English question the unit, the plan and the tasks are named through ``english_name``
+    (the glossary), each with its Chinese original.
+    """
     unit = query.unit
+    if query.english and english_name is not None and unit is not None:
+        return _listing_en(unit, plan, tasks, filtered, english_name)
     if not tasks:
         return (
             f"{plan.cite_title} has no task led by {unit}."
@@ -298,6 +321,24 @@ def listing(query: Query, plan: Document, tasks: Sequence[Clause], filtered: boo
     return "\n".join([head, *(f"{clause_label(int(c.clause))} {c.title}" for c in tasks)])
 
 
+def _listing_en(
+    unit: str, plan: Document, tasks: Sequence[Clause], filtered: bool, english_name: EnglishName
+) -> str:
+    who = english_units([unit], english_name)
+    where = english_name(plan.title) or plan.cite_title
+    if not tasks:
+        return f"The {where} has no task led by {who}."
+    scope = "that match the filters" if filtered else f"of the {where}"
+    lines = [f"{who} leads (alone or jointly) {len(tasks)} tasks {scope}:"]
+    lines += [_cap(task_name(int(c.clause), c.title, english_name)) for c in tasks]
+    lines.append(UNOFFICIAL)
+    return "\n".join(lines)
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def filters_notice(filters: Filters, english: bool) -> str:
     """What the filters were, for an answer they emptied."""
     chosen = ("; " if english else "、").join(
@@ -314,16 +355,20 @@ def filters_notice(filters: Filters, english: bool) -> str:
     return f"筛选条件({chosen})下没有回答这个问题的条款。请放宽或清除筛选条件后再问。"
 
 
-UNOFFICIAL_EN = (
-    "Task titles and unit names are unofficial translations; the Chinese original is authoritative."
-)
-
-
 def compose(
-    query: Query, results: Sequence[Result], abstained: bool, lead: str = "", superseded_text: str = ""
+    query: Query,
+    results: Sequence[Result],
+    abstained: bool,
+    lead: str = "",
+    superseded_text: str = "",
+    cite: str = "",
 ) -> str:
     """The answer text: the lead sentence and its citation; the change first for a question about
-    versions; the version note only where the quoted words changed, else a pointer to it."""
+    versions; the version note only where the quoted words changed, else a pointer to it.
+
+    ``cite`` is the top result's citation as the asker reads it (English names for an English
+    question); the documents' own citation by default.
+    """
     en = query.english
     if not results:
         return NO_ANSWER_EN if en else NO_ANSWER_ZH
@@ -334,12 +379,12 @@ def compose(
             else NO_ANSWER_ZH + "以下条款可能相关,仅供参考。"
         )
     top = results[0]
-    note_label = "Draft vs final: " if en else "版本说明:"
+    note_label = "Version note: " if en else "版本说明:"
     lines = []
     if query.version == "compare" and top.version_note:
         # Asked what changed: the change is the answer, the quoted sentence its evidence.
         lines.append(note_label + top.version_note)
-    lines += [lead or top.highlight, f"——{top.citation}"]
+    lines += [lead or top.highlight, f"——{cite or top.citation}"]
     if top.version_note and query.version != "compare":
         if top.superseded or top.highlight not in superseded_text:
             lines.append(note_label + top.version_note)
@@ -350,7 +395,7 @@ def compose(
                 else "正式版较草案有改动,见对比。"
             )
     if en:
-        lines.append(UNOFFICIAL_EN)
+        lines.append(UNOFFICIAL)
     return "\n".join(lines)
 
 
@@ -470,3 +515,17 @@ def dropped_lead(final: Result, draft: Result, lexicon: Lexicon, english: bool) 
             f'{final_label} "{title}" of the final plan does not keep these words as they were.'
         )
     return f"{draft_label}写的“{words}”(草案原文,已被正式版取代),正式版{final_label} {final.title}没有原样保留这句话。"
+
+
+def also_answers(second: Result, lexicon: Lexicon, english: bool) -> str:
+    """What a second task that answers about as well adds to the lead (installing lifts, and the
+    old lifts' safety checks): which task, who leads it, its words."""
+    label = clause_label(int(second.clause or 0), english)
+    units = _units(second, lexicon, english)
+    words = second.highlight.strip()
+    if english:
+        title = lexicon.english(second.title) or second.title
+        led = f" (led by {units})" if units else ""
+        return f' See also {label[0].upper()}{label[1:]} "{title}"{led}: {words} (quoted in Chinese)'
+    led = f"({units}牵头)" if units else ""
+    return f"另见{label} {second.title}{led}:{words}"

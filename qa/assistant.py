@@ -12,10 +12,12 @@ from functools import cached_property
 
 import numpy as np
 
+from qa import english
 from qa.answer import (
     Answer,
     Result,
     abstains,
+    also_answers,
     asked_sentence,
     compose,
     coverage_of,
@@ -67,7 +69,9 @@ class Assistant:
         self.index, self.built = ensure_index(
             self.collection, self.embedder, self.tokenizer, self.settings, force=rebuild, progress=progress
         )
-        self.versions: PlanVersions = compare_plans(self.collection, self.lexicon.unit_aliases)
+        self.versions: PlanVersions = compare_plans(
+            self.collection, self.lexicon.unit_aliases, self.lexicon.english
+        )
         self.clauses: dict[str, tuple[Clause, ...]] = {
             doc.doc_id: tuple(parse_clauses(doc)) for doc in self.collection.documents
         }
@@ -172,7 +176,7 @@ class Assistant:
                 hit,
                 query,
                 self.collection.get(hit.chunk.doc_id),
-                self.versions.notes,
+                self.versions.notes_in(query.english),
                 current,
                 len(self.tasks("final")),
                 cue,
@@ -240,7 +244,11 @@ class Assistant:
             )
             if self._asks_about_dropped_words(query, hits, results):
                 lead = dropped_lead(results[0], results[1], self.lexicon, query.english)
-        text = compose(query, results, abstained, lead, self.collection.superseded_plan.text)
+            elif coverage == "answered" and self._both_answer(query, results):
+                lead += also_answers(results[1], self.lexicon, query.english)
+        text = compose(
+            query, results, abstained, lead, self.collection.superseded_plan.text, self._cite(query, results)
+        )
         if missing is not None:
             no_answer = compose(query, [], True)
             text = missing + text.removeprefix(no_answer)
@@ -260,6 +268,31 @@ class Assistant:
         closer = hits[1].closeness[:1] > hits[0].closeness[:1]
         return closer and draft.highlight.strip() not in self.collection.current_plan.text
 
+    def _both_answer(self, query: Query, results: list[Result]) -> bool:
+        """Whether the two best results are tasks of the current plan that answer about as well,
+        on a question that names no task, unit or version of its own."""
+        if query.clause is not None or query.lists_tasks or query.version is not None or len(results) < 2:
+            return False
+        first, second = results[0], results[1]
+        return (
+            first.version == second.version == "final"
+            and isinstance(first.clause, int)
+            and isinstance(second.clause, int)
+            and first.clause != second.clause
+            and first.score - second.score <= self.thresholds.also_answers
+        )
+
+    def _cite(self, query: Query, results: list[Result]) -> str:
+        """The top result's citation in the asker's language ("" keeps the documents' own)."""
+        if not query.english or not results:
+            return ""
+        top = results[0]
+        doc = self.collection.get(top.doc_id)
+        # the lead sentence names the task in English: the line under it need not again
+        return english.citation(
+            doc.title, doc.cite_title, top.clause, top.title, top.citation, self.lexicon.english, short=True
+        )
+
     def _listing(self, query: Query, filters: Filters) -> str | None:
         """Every task the named unit leads within the filters, or None when the document filter
         names another document than the plan listed."""
@@ -278,7 +311,7 @@ class Assistant:
             and (not filters.section or strip_heading_number(c.section) == filters.section)
             and (not filters.unit or self.retriever.leads(c.lead_units, filters.unit))
         ]
-        return listing(query, plan, tasks, filtered=bool(filters.section or filters.unit))
+        return listing(query, plan, tasks, bool(filters.section or filters.unit), self.lexicon.english)
 
     def _version_listing(self, query: Query, results: list[Result]) -> str | None:
         """Every task the final plan added (removed, merged …) relative to the draft, as the
@@ -301,7 +334,6 @@ class Assistant:
             shown,
             pairs,
             drafts.__getitem__,
-            lambda title: self.lexicon.english(title) or title,
-            query.english,
+            self.lexicon.english if query.english else None,
             filtered=kept,
         )

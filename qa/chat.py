@@ -82,7 +82,7 @@ def chat(
             write(f"错误:{err}")
             continue
         context = answer.context
-        write(format_answer(answer.to_dict()))
+        write(format_answer(answer.to_dict(), assistant.lexicon.english))
         write("")
 
 

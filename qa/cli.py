@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from qa import english
 from qa.catalog import clause_detail, document_detail, document_list, find_clause
 from qa.documents import AUTHORITY_LABELS, VERSION_LABELS, Collection, Document, load_collection
 from qa.errors import InvalidContext, InvalidQuestion, QAError
@@ -17,6 +18,7 @@ from qa.query import question_too_long
 from qa.settings import K_RANGE, Settings, check_k, load_settings
 from qa.storage import check_location
 from qa.structure import Clause, parse_clauses
+from qa.version_notes import EnglishName
 
 __all__ = ["main", "format_answer"]
 
@@ -125,14 +127,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 print(json.dumps(out, ensure_ascii=False), flush=True)
             else:
-                print(format_answer(out), flush=True)
+                print(format_answer(out, assistant.lexicon.english), flush=True)
         return 0
     context = None if args.context is None else _context_json(args.context, args.question)
     answer = assistant.ask(args.question, k=args.k, doc=args.doc, mode=args.mode, context=context)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
-        print(format_answer(answer.to_dict()))
+        print(format_answer(answer.to_dict(), assistant.lexicon.english))
     return 0
 
 
@@ -213,22 +215,42 @@ def _line(line: str, default: object = None) -> tuple[object, object]:
     return data["question"], data.get("context")
 
 
-def format_answer(out: dict) -> str:
-    """An answer's JSON object (or a line's error object) as ``qa ask`` and ``qa chat`` print it."""
+def format_answer(out: dict, english_name: EnglishName | None = None) -> str:
+    """An answer's JSON object (or a line's error object) as ``qa ask`` and ``qa chat`` print it.
+
+    Labels follow the question's language; for an English question ``english_name`` (the
+    glossary's ``Lexicon.english``) names documents, tasks and lead units in English, with the
+    Chinese in brackets.
+    """
+    en = _english(out.get("question"))
+    lab = english.labels(en)
     if "error" in out:
-        return f"错误:{out['error']}"
+        return f"{lab['error']}{out['error']}"
+    names = english_name if en and english_name is not None else None
     lines = [str(out["answer"]), ""]
-    label = "可能相关的条款:" if out["abstained"] else "引用:"
-    lines.append(label)
+    lines.append(lab["related"] if out["abstained"] else lab["sources"])
     for r in out["results"]:
-        badge = VERSION_LABELS[r["version"]]
-        lines.append(f"{r['rank']}. [{badge}] {r['citation']}")
+        badge = english.version_label(r["version"], en)
+        lines.append(f"{r['rank']}. [{badge}] {_citation(r, names)}")
         if r["lead_units"]:
-            lines.append(f"   牵头单位:{'、'.join(r['lead_units'])}")
+            units = english.units(r["lead_units"], names) if names else "、".join(r["lead_units"])
+            lines.append(f"   {lab['lead']}{units}")
         lines.append(f"   「{r['highlight']}」")
         if r["version_note"]:
-            lines.append(f"   版本说明:{r['version_note']}")
+            lines.append(f"   {lab['note']}{r['version_note']}")
+    if names and out["results"] and english.UNOFFICIAL not in str(out["answer"]):
+        lines.append(english.UNOFFICIAL)  # the cards named things in English: say it once
     return "\n".join(lines)
+
+
+def _citation(result: dict, english_name: EnglishName | None) -> str:
+    """A result's citation; in English where the glossary names its document."""
+    chinese = str(result["citation"])
+    if english_name is None:
+        return chinese
+    title = str(result["doc_title"])
+    cite_title = f"《{title}》" if chinese.startswith(f"《{title}》") else title
+    return english.citation(title, cite_title, result["clause"], str(result["title"]), chinese, english_name)
 
 
 def _k(value: str) -> int:

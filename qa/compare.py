@@ -17,13 +17,20 @@ from typing import Literal, get_args
 
 from qa.documents import Collection, Document
 from qa.plan_format import (
-    clause_label,
     lead_units_of,
     strip_heading_number,
     strip_lead_note,
     strip_task_number,
 )
 from qa.structure import Clause, parse_clauses
+from qa.version_notes import (
+    Change,
+    EnglishName,
+    VersionNote,
+    render_note,
+    same_text,
+    superseded_note,
+)
 
 __all__ = [
     "TaskPair",
@@ -33,6 +40,7 @@ __all__ = [
     "pair_texts",
     "diff_task",
     "version_note",
+    "describe_pair",
     "change_reason",
     "PlanVersions",
     "compare_plans",
@@ -58,7 +66,6 @@ LISTED_STATUSES: tuple[ListedStatus, ...] = get_args(ListedStatus)
 _MATCH = 0.5
 # Two phrases in the same spot of a changed passage are shown as one rewording above this ratio.
 _RESEMBLE = 0.5
-_QUOTE_CHARS = 50
 # A phrase runs to the next Chinese or ASCII clause mark; the mark stays with it, so the phrases
 # of a text always concatenate back to the text.
 _PHRASE = re.compile(r"[^,。;、,;!?!?\n]*[,。;、,;!?!?\n]?")
@@ -104,6 +111,7 @@ class TaskChange:
     pair: TaskPair
     summary: str
     reasons: tuple[str, ...]  # the participation report's own items, most specific first
+    summary_en: str = ""  # the same note in English (the plans' words quoted in Chinese)
 
     @property
     def reason(self) -> str | None:
@@ -264,13 +272,8 @@ def diff_task(draft_text: str, final_text: str) -> list[DiffSpan]:
     return spans
 
 
-def _q(text: str) -> str:
-    text = text.strip().strip(",。;、,;")
-    return f'"{text[:_QUOTE_CHARS]}…"' if len(text) > _QUOTE_CHARS else f'"{text}"'
-
-
-def _changes(spans: list[DiffSpan]) -> list[str]:
-    """Describe the spans a reader would notice: not punctuation, not a phrase that only moved."""
+def _changes(spans: list[DiffSpan]) -> list[Change]:
+    """The spans a reader would notice: not punctuation, not a phrase that only moved."""
     out = []
     for k, s in enumerate(spans):
         others = spans[:k] + spans[k + 1 :]
@@ -278,66 +281,77 @@ def _changes(spans: list[DiffSpan]) -> list[str]:
         gone = d != f and bool(d) and d not in _MARKS.sub("", "".join(o.final for o in others))
         new = d != f and bool(f) and f not in _MARKS.sub("", "".join(o.draft for o in others))
         if gone and new:
-            out.append(f"草案为{_q(s.draft)},正式版改为{_q(s.final)}")
+            out.append(Change("reworded", s.draft, s.final))
         elif gone:
-            sentence = "一句" if s.draft.rstrip().endswith(("。", ";")) else ""
-            out.append(f"草案中{_q(s.draft)}{sentence}在正式版中已删除")
+            out.append(Change("deleted", s.draft, sentence=s.draft.rstrip().endswith(("。", ";"))))
         elif new:
-            out.append(f"正式版新增{_q(s.final)}")
+            out.append(Change("added", final=s.final))
     return out
 
 
-def version_note(
+def describe_pair(
     pair: TaskPair, draft: Document, final: Document, unit_aliases: Mapping[str, str]
-) -> str | None:
-    """How the final plan differs from the draft for this task, in the plans' own words.
-
-    ``unit_aliases`` maps each name of a lead unit to one name, so an office the final plan
-    renamed (区建管委 / 区建设管理委) is not reported as a change.
-    """
-    aliases = unit_aliases
+) -> VersionNote | None:
+    """Every change of this task from the draft to the final plan, as records; None when the
+    task is the same in both (``unit_aliases`` as for ``version_note``)."""
     if pair.status == "same":
         return None
     if pair.final is None:
         assert pair.draft is not None
-        return f'{clause_label(pair.draft, superseded=True)}"{pair.draft_title}"在正式版中已删除。'
+        return VersionNote("removed", ((pair.draft, pair.draft_title),))
     final_clause = _tasks(final)[pair.final]
     if pair.draft is None:
-        note = "正式版新增此项,草案中没有对应任务"
         # a new task may lift a sentence from the draft's other parts (final 36 from 保障措施)
         known = [
             s
             for s in re.findall(r"[^。]+。", _rest(final, final_clause))
             if len(s) >= 10 and s[:-1] in draft.text
         ]
-        return note + (f";其中{_q(known[0])}一句在草案的其他部分已有。" if known else "。")
+        return VersionNote("new", final=pair.final, known=known[0] if known else None)
     draft_clauses = [_tasks(draft)[n] for n in pair.drafts]
-    head = ""
-    if pair.status == "merged":
-        merged = "和".join(f'{clause_label(int(c.clause))}"{c.title}"' for c in draft_clauses)
-        head = f"正式版{clause_label(pair.final)}由草案{merged}合并而成。"
-    elif pair.status == "renumbered":
-        head = f"{clause_label(pair.draft, superseded=True)},正式版为{clause_label(pair.final)}。"
     changes = (
-        [f'标题由"{draft_clauses[0].title}"改为"{final_clause.title}"']
+        [Change("retitled", draft_clauses[0].title, final_clause.title)]
         if len(draft_clauses) == 1 and draft_clauses[0].title != final_clause.title
         else []
     )
     changes += _changes(
         diff_task("".join(_rest(draft, c) for c in draft_clauses), _rest(final, final_clause))
     )
-    shown = list(changes)  # every change: a reader must not have to open the comparison to see the rest
+    # every change: a reader must not have to open the comparison to see the rest
     old, new = (
-        list(dict.fromkeys(aliases.get(u, u) for c in cs for u in c.lead_units))
+        list(dict.fromkeys(unit_aliases.get(u, u) for c in cs for u in c.lead_units))
         for cs in (draft_clauses, [final_clause])
     )
     if added := [u for u in new if u not in old]:
-        shown.append("牵头单位增加" + "、".join(added))
+        changes.append(Change("units_added", units=tuple(added)))
     if dropped := [u for u in old if u not in new]:
-        shown.append("牵头单位不再包括" + "、".join(dropped))
-    if not shown:
-        return head + ("内容未变。" if head else "内容未变,仅调整了格式或牵头单位的排列顺序。")
-    return head + ";".join(shown) + "。"
+        changes.append(Change("units_dropped", units=tuple(dropped)))
+    return VersionNote(
+        "changed",
+        tuple((int(c.clause), c.title) for c in draft_clauses),
+        pair.final,
+        merged=pair.status == "merged",
+        renumbered=pair.status == "renumbered",
+        changes=tuple(changes),
+    )
+
+
+def version_note(
+    pair: TaskPair,
+    draft: Document,
+    final: Document,
+    unit_aliases: Mapping[str, str],
+    english: bool = False,
+    english_name: EnglishName | None = None,
+) -> str | None:
+    """How the final plan differs from the draft for this task, in the plans' own words.
+
+    ``unit_aliases`` maps each name of a lead unit to one name, so an office the final plan
+    renamed (区建管委 / 区建设管理委) is not reported as a change. ``english`` renders it in
+    English, naming lead units through ``english_name`` (the glossary).
+    """
+    note = describe_pair(pair, draft, final, unit_aliases)
+    return None if note is None else render_note(note, english, english_name)
 
 
 def _reasons(pair: TaskPair, report: Document) -> tuple[str, ...]:
@@ -363,7 +377,8 @@ class PlanVersions:
 
     ``notes`` holds the version note of every task that has one (a superseded task's note always
     opens by saying which current task replaced it, so its text is never shown without that);
-    ``counterparts`` each task's counterpart in the other plan.
+    ``notes_en`` the same notes in English; ``counterparts`` each task's counterpart in the other
+    plan.
     """
 
     draft: Document
@@ -372,6 +387,7 @@ class PlanVersions:
     notes: Mapping[TaskKey, str] = field(default_factory=dict)
     counterparts: Mapping[TaskKey, TaskKey] = field(default_factory=dict)
     changes: tuple[TaskChange, ...] = ()
+    notes_en: Mapping[TaskKey, str] = field(default_factory=dict)
 
     def listed(self, status: ListedStatus) -> tuple[TaskPair, ...]:
         """Every alignment row with ``status``, in the final plan's order."""
@@ -405,34 +421,41 @@ class PlanVersions:
                 return pair
         return None
 
+    def notes_in(self, english: bool) -> Mapping[TaskKey, str]:
+        """The version notes in the asker's language."""
+        return self.notes_en if english else self.notes
 
-def compare_plans(collection: Collection, unit_aliases: Mapping[str, str]) -> PlanVersions:
-    """Align the superseded plan with the current one and describe every change, once."""
+
+def compare_plans(
+    collection: Collection, unit_aliases: Mapping[str, str], english_name: EnglishName | None = None
+) -> PlanVersions:
+    """Align the superseded plan with the current one and describe every change, once, in Chinese
+    and in English (lead units named through ``english_name``, the glossary)."""
     draft, final = collection.superseded_plan, collection.current_plan
     report = collection.by_role("participation-report")
     pairs = tuple(align_tasks(draft, final, unit_aliases))
     notes: dict[TaskKey, str] = {}
+    notes_en: dict[TaskKey, str] = {}
     counterparts: dict[TaskKey, TaskKey] = {}
     changes: list[TaskChange] = []
     for pair in pairs:
-        note = version_note(pair, draft, final, unit_aliases)
+        described = describe_pair(pair, draft, final, unit_aliases)
+        note = render_note(described) if described else None
+        note_en = render_note(described, True, english_name) if described else None
         if pair.status != "same":
-            changes.append(TaskChange(pair, note or "", _reasons(pair, report)))
+            changes.append(TaskChange(pair, note or "", _reasons(pair, report), note_en or ""))
         if pair.final is not None:
-            if note:
+            if note and note_en:
                 notes[(final.doc_id, pair.final)] = note
+                notes_en[(final.doc_id, pair.final)] = note_en
             if pair.drafts:
                 counterparts[(final.doc_id, pair.final)] = (draft.doc_id, pair.drafts[0])
         for d in pair.drafts:
-            superseded = (
-                f"此为{clause_label(d, superseded=True)},已被正式版{clause_label(pair.final)}取代。"
-                if pair.final is not None
-                else f"此为{clause_label(d, superseded=True)},正式版中已没有这一项。"
-            )
-            notes[(draft.doc_id, d)] = superseded + (note or "正式版内容与草案相同。")
+            notes[(draft.doc_id, d)] = superseded_note(d, pair.final) + (note or same_text())
+            notes_en[(draft.doc_id, d)] = superseded_note(d, pair.final, True) + (note_en or same_text(True))
             if pair.final is not None:
                 counterparts[(draft.doc_id, d)] = (final.doc_id, pair.final)
-    return PlanVersions(draft, final, pairs, notes, counterparts, tuple(changes))
+    return PlanVersions(draft, final, pairs, notes, counterparts, tuple(changes), notes_en)
 
 
 def reason_paragraphs(

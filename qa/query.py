@@ -52,12 +52,16 @@ _COMPARE = re.compile(
 )
 _WANTS_UNITS = re.compile(
     r"谁负责|谁管|谁来管|归谁|找谁|哪个部门|哪些部门|哪个单位|哪些单位|牵头|负责单位|责任单位|主管部门"
-    r"|\bwho\b.*\b(?:responsible|charge|lead(?:s|ing)?|handles?|manages?|runs?|oversees?)\b|\blead units?\b|\bwhich (?:department|office|agency|unit)",
+    r"|\bwho\b.*\b(?:responsible|charge|lead|leads|leading|led|handles?|manages?|runs?|oversees?)\b|\blead units?\b"
+    r"|\b(?:which|what) (?:department|office|agency|unit|bureau)|\bled by\b",
     re.I,
 )
 _LISTS_TASKS = re.compile(
     r"哪些任务|哪几项|哪些项|负责什么|负责哪些|管什么|管哪些|牵头哪些|哪些工作|什么任务"
-    r"|\bwhich tasks\b|\bwhat (?:does|do) .+ (?:lead|do|handle|manage)\b",
+    r"|\b(?:which|what) tasks\b|\bwhat (?:does|do) .+ (?:lead|do|handle|manage)\b"
+    # "What is the District Emergency Management Bureau responsible for?": the unit's whole remit,
+    # not "Is it responsible for lifts?", which names a subject after "for".
+    r"|\bwhat (?:is|are) .+ (?:responsible for|in charge of)\s*[?.!]*$|\blist (?:all )?(?:the )?tasks\b",
     re.I,
 )
 # The plan's own period: "这个计划什么时候结束?", "how long does the plan run?".
@@ -271,7 +275,30 @@ def _named_unit(text: str, lexicon: Lexicon) -> str | None:
     for alias in sorted(lexicon.unit_aliases, key=len, reverse=True):
         if len(alias) >= 3 and alias in text:
             return lexicon.unit_aliases[alias]
+    return _english_unit(text.lower(), lexicon)
+
+
+def _english_unit(lowered: str, lexicon: Lexicon) -> str | None:
+    """A lead unit named in English, through the glossary's names for the units (longest first,
+    so "District Housing Administration" is not read as a shorter name of another unit)."""
+    names = sorted(
+        (
+            (form.lower(), lexicon.unit_aliases[entry.zh])
+            for entry in lexicon.glossary
+            if entry.kind == "unit" and entry.zh in lexicon.unit_aliases
+            for form in entry.en
+        ),
+        key=lambda pair: -len(pair[0]),
+    )
+    for form, unit in names:
+        # Short names (drc) and everyday words alone are too loose to name a unit.
+        if len(form) >= _UNIT_NAME_CHARS and _mentions(lowered, form):
+            return unit
     return None
+
+
+# An English unit name this long names a unit ("housing bureau"); shorter ones ("drc") do not.
+_UNIT_NAME_CHARS = 8
 
 
 def _mentions(text: str, word: str) -> bool:

@@ -46,6 +46,9 @@ class Thresholds:
     # A task's sentence that holds what was asked (a figure, a date) is quoted only if it is this
     # close to the question's closest sentence (cosine plus shared words); else the closest is.
     evidence_margin: float = 0.05
+    # A second task of the current plan that scores within this of the first (fused z-score units)
+    # answers about as well, and the lead names it too.
+    also_answers: float = 0.7
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from qa.answer import UNOFFICIAL_EN
 from qa.compare import ListedStatus, TaskPair
+from qa.english import UNOFFICIAL, task_name
 from qa.plan_format import clause_label
+from qa.version_notes import EnglishName
 
 __all__ = ["version_listing"]
 
@@ -47,30 +48,27 @@ def _head(shown: ListedStatus, pairs: Sequence[TaskPair], english: bool) -> str:
 
 
 def _line(
-    pair: TaskPair,
-    shown: ListedStatus,
-    draft_title: Callable[[int], str],
-    title: Callable[[str], str],
-    english: bool,
+    pair: TaskPair, shown: ListedStatus, draft_title: Callable[[int], str], english_name: EnglishName | None
 ) -> str:
     """One task of the listing: its number and title, and the draft task it came from where that
-    is what the listing is about."""
+    is what the listing is about. An English name keeps the Chinese title in brackets."""
 
     def name(number: int, text: str, superseded: bool = False) -> str:
-        label = clause_label(number, english, superseded=superseded)
-        return f'{label} "{title(text)}"' if english else f"{label} {text}"
+        if english_name is not None:
+            return task_name(number, text, english_name, superseded)
+        return f"{clause_label(number, superseded=superseded)} {text}"
 
+    english = english_name is not None
     if pair.final is None:
-        return name(pair.drafts[0], pair.draft_title, superseded=True)
-    line = name(pair.final, pair.final_title)
-    drafts = [name(d, draft_title(d), superseded=True) for d in pair.drafts]
-    if shown == "merged":
-        return line + (
-            f" (merged from {' and '.join(drafts)})" if english else f"(由{'和'.join(drafts)}合并而成)"
-        )
-    if shown in ("renamed", "renumbered"):
-        return line + (f" (was {drafts[0]})" if english else f"(原为{drafts[0]})")
-    return line
+        line = name(pair.drafts[0], pair.draft_title, superseded=True)
+    else:
+        line = name(pair.final, pair.final_title)
+        drafts = [name(d, draft_title(d), superseded=True) for d in pair.drafts]
+        if shown == "merged":
+            line += f"; merged from {' and '.join(drafts)}" if english else f"(由{'和'.join(drafts)}合并而成)"
+        elif shown in ("renamed", "renumbered"):
+            line += f"; was {drafts[0]}" if english else f"(原为{drafts[0]})"
+    return line[:1].upper() + line[1:] if english else line
 
 
 def version_listing(
@@ -78,8 +76,7 @@ def version_listing(
     shown: ListedStatus,
     pairs: Sequence[TaskPair],
     draft_title: Callable[[int], str],
-    title: Callable[[str], str] = str,
-    english: bool = False,
+    english_name: EnglishName | None = None,
     filtered: Sequence[TaskPair] | None = None,
 ) -> str:
     """Every task of ``pairs`` (the comparison's rows with status ``shown``), one a line, after a
@@ -87,10 +84,11 @@ def version_listing(
 
     ``asked`` is the status the question asked for: asked what the final plan removed when it
     removed none outright, the merged rows are shown (``PlanVersions.listing``) and the answer says
-    so. ``draft_title`` gives a draft task's title by its number, ``title`` a title as the reader
-    reads it (the glossary's English for an English question). ``filtered``: only these of
-    ``pairs`` are within the question's filters; the head still counts them all.
+    so. ``draft_title`` gives a draft task's title by its number. ``english_name`` (the glossary)
+    makes the answer English, naming tasks as ``qa.english.task_name`` does. ``filtered``: only
+    these of ``pairs`` are within the question's filters; the head still counts them all.
     """
+    english = english_name is not None
     lines: list[str] = []
     if asked != shown:
         zh, en = _NONE[asked]
@@ -111,7 +109,7 @@ def version_listing(
             if english
             else f"其中符合筛选条件的有{len(listed)}项:"
         )
-    lines += [_line(p, shown, draft_title, title, english) for p in listed]
+    lines += [_line(p, shown, draft_title, english_name) for p in listed]
     if english:
-        lines.append(UNOFFICIAL_EN)
+        lines.append(UNOFFICIAL)
     return "\n".join(lines)

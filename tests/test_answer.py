@@ -527,3 +527,19 @@ def test_draft_words_the_final_plan_dropped_are_quoted_as_superseded(
 def test_a_whole_task_comparison_is_not_read_as_dropped_words(assistant: Assistant) -> None:
     answer = assistant.ask("第10项草案和正式版有什么不同?")
     assert answer.lead.startswith("第10项 ")
+
+
+def test_two_tasks_that_answer_about_as_well_are_both_named(assistant: Assistant) -> None:
+    answer = assistant.ask("长宁的河道能不能治理得像公园一样好看?")
+    first, second = answer.results[0], answer.results[1]
+    assert {first.clause, second.clause} >= {17}
+    assert first.score - second.score <= assistant.thresholds.also_answers
+    assert answer.lead.startswith(f"第{first.clause}项 {first.title}")
+    assert answer.lead.endswith(
+        f"另见第{second.clause}项 {second.title}({'、'.join(second.lead_units)}牵头):{second.highlight}"
+    )
+
+
+def test_a_clear_winner_is_named_alone(assistant: Assistant) -> None:
+    answer = assistant.ask("公共充电桩要新建多少个?")
+    assert "另见" not in answer.lead

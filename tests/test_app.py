@@ -392,7 +392,9 @@ def test_choosing_a_task_shows_the_whole_clause(page):
     assert '版本说明:<span lang="zh-CN">标题由&quot;深化精品小区建设&quot;' in html
     assert '<a class="qa-back" href="#qa-task-10">返回任务列表</a>' in html
     draft = page.task_detail("draft", 29, "en")
-    assert "此为草案第29项,已被正式版第32项取代。" in draft and ">Draft (superseded)<" in draft
+    # the English view gives the note in English, around the plans' Chinese words
+    assert "This is draft task 29, replaced by task 32 of the final plan." in draft
+    assert ">Draft (superseded)<" in draft and "此为草案" not in draft
     assert "点选任务名" in page.task_detail("final", 99, "zh")
 
 
@@ -422,10 +424,14 @@ def test_comparison_choices_search_and_diffs(page, assistant):
 def test_page_words_come_from_the_documents(page, assistant):
     plan = assistant.collection.current_plan
     assert f"<h1>{plan.title} · 问答助手</h1>" in page.header("zh")
-    assert f'<h1><span lang="zh-CN">{plan.title}</span> · questions and answers</h1>' in page.header("en")
+    # in English the glossary's name of the plan (the footer says names are unofficial translations)
+    assert f"<h1>{page.assistant.lexicon.english(plan.title)} · questions and answers</h1>" in page.header(
+        "en"
+    )
     footer = page.footer("zh")
     assert plan.cite_title in footer and assistant.collection.superseded_plan.issuer in footer
     assert "503" not in footer and "queue" not in page.footer("en").lower()
+    assert "unofficial translations" in page.footer("en") and "unofficial" not in footer
     assert page.version_choices("zh")[0][0] == f"正式版({len(assistant.tasks('final'))}项,现行)"
 
 

@@ -57,6 +57,18 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Assistant, Assistan
         meta["doc_id"] = new_id
         meta["title"] = RETITLED.get(meta["role"], meta["title"])
     (renamed / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    # The glossary names the renamed plans as it named the originals: an English answer names a
+    # document through the glossary, and a corpus's glossary goes with its titles.
+    glossary_path = renamed / "lexicon" / "glossary.json"
+    glossary = json.loads(glossary_path.read_text(encoding="utf-8"))
+    old_titles = {
+        m["role"]: m["title"] for m in json.loads((CORPUS / "manifest.json").read_text("utf-8"))["documents"]
+    }
+    english = {e["zh"]: e["en"] for e in glossary["entries"]}
+    glossary["entries"] += [
+        {"zh": title, "en": english[old_titles[role]], "kind": "document"} for role, title in RETITLED.items()
+    ]
+    glossary_path.write_text(json.dumps(glossary, ensure_ascii=False), encoding="utf-8")
     original = Assistant(load_settings(corpus_dir=CORPUS, index_dir=root / "a"), embedder=FakeEmbedder())
     other = Assistant(load_settings(corpus_dir=renamed, index_dir=root / "b"), embedder=FakeEmbedder())
     return original, other, new_ids

@@ -286,6 +286,36 @@ def test_an_english_question_switches_the_labels_and_the_switch_works_both_ways(
     assert page.locator("#qa-filters").inner_text().strip().startswith("Filters")
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_an_english_answer_has_english_cards(open_page, size):
+    """An English-speaking resident reads English labels and names around the plan's Chinese words."""
+    page = open_page(size)
+    answer = _ask(page, "Which department leads the work on adding lifts to old residential buildings?")
+    assert answer.locator(".qa-heading").inner_text() == "Sources"
+    card = answer.locator(".qa-card").first
+    assert card.locator(".qa-badge").inner_text() == "Final plan"
+    units = card.locator(".qa-meta", has_text="Lead units").inner_text()
+    assert units.startswith("Lead units: District ") and "(区" in units
+    assert card.locator(".qa-clause-title").inner_text().startswith("Task ")
+    assert "unofficial translations" in answer.inner_text()
+    shown = answer.inner_text()
+    for quoted in answer.locator("blockquote, .qa-clause-text").all_inner_texts():
+        shown = shown.replace(quoted, "")
+    for label in ("引用", "牵头单位", "版本说明", "正式版", "背景材料"):
+        assert label not in shown, label
+    assert _in_view(page, answer.locator(".qa-lead")) and _no_sideways_scroll(page)
+    _screenshot(page, "chat-english.png" if size == "desktop" else "chat-english-phone.png")
+    answer.locator("details.qa-more summary").first.click()
+    assert _axe(page) == []
+    # the task browser in English names the task and its units the same way
+    _tab(page, "Browse tasks")
+    page.locator("#qa-browse-table button[data-task='10']").click()
+    detail = page.locator("#qa-browse-detail .qa-detail")
+    detail.wait_for()
+    assert "Lead units: District Housing Administration (区房管局)" in detail.inner_text()
+    assert _axe(page) == [] and _no_sideways_scroll(page)
+
+
 def test_the_card_cites_final_task_10_and_each_answer_takes_one_vote(open_page, log):
     page = open_page("desktop")
     answer = _ask(page, ELEVATOR)

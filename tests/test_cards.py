@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from qa.lexicon import load_lexicon
 from qa.structure import parse_clauses
 from qa.targets import numbered_targets
 from qa.web.cards import (
+    TaskRow,
     badge,
     clause_label,
     render_answer,
@@ -20,6 +22,7 @@ from qa.web.cards import (
     render_pair,
     render_question,
     render_result,
+    render_task_table,
 )
 
 ALIASES = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon").unit_aliases
@@ -87,7 +90,30 @@ def test_card_badges_for_draft_and_background(collection):
 def test_card_labels_switch_to_english(collection):
     card = render_result(_result(), collection.current_plan, english=True)
     assert ">Final plan<" in card and "Task 10 " in card and "Lead units:" in card
-    assert "Draft vs final:" in card and "正式版<" not in card
+    assert "Version note:" in card and "正式版<" not in card
+
+
+def test_english_cards_name_the_plan_task_and_units_through_the_glossary(collection):
+    lexicon = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon")
+    note = 'Title changed from "深化精品小区建设" to "升级“美丽家园”建设".'
+    card = render_result(_result(version_note=note), collection.current_plan, True, lexicon.english)
+    text = html.unescape(_text(card))
+    plan = lexicon.english(collection.current_plan.title)
+    assert plan and f'<span class="qa-doc" lang="en">{plan}</span>' in card
+    assert f"Lead units: {lexicon.english('区房管局')} (区房管局)" in text
+    assert f"Task 10 “{lexicon.english('升级“美丽家园”建设')}” (升级“美丽家园”建设)" in text
+    # the English note is English, with the plans' words marked as Chinese inside it
+    assert '<span lang="en">Title changed from &quot;<span lang="zh-CN">深化精品小区建设' in card
+    for label in ("牵头单位:", "版本说明", "正式版", "第10项"):
+        assert label not in text.replace(TASK_10, "")  # the whole clause, folded, is the plan's own
+    answer = Answer("Who leads task 10?", True, "The plan does not directly address this.", [_result()])
+    markup = render_answer(answer, collection, True, english_name=lexicon.english)
+    # an abstention's text says nothing of translations: the cards do
+    assert "unofficial translations" in markup and "Possibly related" in markup
+    # without the glossary (or in Chinese) the card keeps the documents' names
+    assert "《长宁区城市管理精细化三年行动计划(2024-2026年)》" in render_result(
+        _result(), collection.current_plan, True
+    )
     assert badge("draft", english=True).endswith(">Draft (superseded)</span>")
     assert clause_label(7, "x", english=True) == "Task 7 x"
 
@@ -218,6 +244,24 @@ def test_clause_for_the_browser(collection):
     assert "<li>三年内新增加装电梯466台</li>" in markup
     assert '版本说明:<span lang="zh-CN">改了标题</span>' in markup
     assert '<a class="qa-back" href="#qa-task-10">返回任务列表</a>' in markup
+
+
+def test_clause_and_task_table_in_english_name_things_through_the_glossary(collection):
+    lexicon = load_lexicon(Path(__file__).resolve().parent.parent / "corpus" / "lexicon")
+    doc = collection.current_plan
+    clause = next(c for c in parse_clauses(doc) if c.clause == 10)
+    note = 'Title changed from "深化精品小区建设" to "升级“美丽家园”建设".'
+    markup = render_clause(doc, clause, (), note, True, lexicon.english)
+    text = html.unescape(_text(markup))
+    assert f"{lexicon.english(doc.title)}Final plan" in text
+    assert f"Lead units: {lexicon.english('区房管局')} (区房管局)" in text
+    assert "Version note: Title changed from" in text and "unofficial translations" in text
+    rows = [TaskRow(c, ()) for c in parse_clauses(doc) if c.kind == "task"]
+    table = html.unescape(_text(render_task_table(rows, True, "", lexicon.english)))
+    for c in rows:
+        assert f"{lexicon.english(c.clause.title)} ({c.clause.title})" in table
+    # without the glossary the table is as it was: the plan's own words
+    assert lexicon.english(rows[0].clause.title) not in render_task_table(rows, True)
 
 
 def test_numbered_targets_are_phrases_with_digits():

@@ -154,8 +154,13 @@ def test_no_chinese_form_twice_within_a_kind(glossary: dict[str, Any]) -> None:
 
 
 def test_every_chinese_form_is_in_a_document(glossary: dict[str, Any], collection: Collection) -> None:
+    # A document's name may also be its title as the manifest gives it (how answers cite it).
+    titles = {doc.title for doc in collection.documents}
     missing = [
-        e["zh"] for e in glossary["entries"] if not any(e["zh"] in doc.text for doc in collection.documents)
+        e["zh"]
+        for e in glossary["entries"]
+        if not any(e["zh"] in doc.text for doc in collection.documents)
+        and not (e["kind"] == "document" and e["zh"] in titles)
     ]
     assert missing == [], "copy these from corpus/*.txt character for character"
 

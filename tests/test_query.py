@@ -200,6 +200,42 @@ def test_named_unit_lists_its_tasks(lexicon: Lexicon, question: str, unit: str) 
     assert (q.unit, q.lists_tasks, q.wants_units) == (unit, True, True)
 
 
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [
+        ("Which tasks does the District Housing Administration lead?", "区房管局"),
+        ("What is the District Emergency Management Bureau responsible for?", "区应急局"),
+        ("What tasks is the landscaping bureau in charge of?", "区绿化市容局"),
+        ("List the tasks of the fire brigade", "区消防救援支队"),
+        ("Which tasks does 区房管局 lead?", "区房管局"),
+    ],
+)
+def test_unit_named_in_english_lists_its_tasks(lexicon: Lexicon, question: str, unit: str) -> None:
+    q = parse(question, lexicon)
+    assert (q.unit, q.lists_tasks, q.asks) == (unit, True, "list")
+
+
+def test_responsible_for_a_subject_is_not_a_listing(lexicon: Lexicon) -> None:
+    q = parse("Is the housing bureau responsible for lifts?", lexicon)
+    assert q.unit == "区房管局" and not q.lists_tasks
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who leads task 29?",
+        "What unit leads task 29?",
+        "Which units lead task 29?",
+        "Which department is in charge of task 29?",
+        "Who is responsible for task 29?",
+        "What is task 29 led by?",
+    ],
+)
+def test_who_leads_a_task_asks_who(lexicon: Lexicon, question: str) -> None:
+    q = parse(question, lexicon)
+    assert (q.asks, q.clause, q.wants_units, q.lists_tasks) == ("who", 29, True, False)
+
+
 def test_unit_with_a_clause_number_does_not_list_tasks(lexicon: Lexicon) -> None:
     q = parse("区房管局负责的第11项讲什么?", lexicon)
     assert (q.unit, q.clause, q.lists_tasks) == ("区房管局", 11, False)

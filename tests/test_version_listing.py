@@ -119,15 +119,15 @@ def test_the_text_of_each_kind_of_listing() -> None:
         "正式版将草案的2项任务合并为1项:",
         "第2项 改造电梯和积水小区(由草案第3项 改造老旧电梯和草案第4项 治理积水小区合并而成)",
     ]
-    english = version_listing("merged", "merged", [merged], titles, lambda t: f"<{t}>", english=True)
-    assert (
-        english.split("\n")[1]
-        == 'task 2 "<改造电梯和积水小区>" (merged from draft task 3 "<改造老旧电梯>" and draft task 4 "<治理积水小区>")'
+    english = version_listing("merged", "merged", [merged], titles, lambda t: f"<{t}>")
+    assert english.split("\n")[1] == (
+        'Task 2 "<改造电梯和积水小区>" (改造电梯和积水小区); merged from draft task 3 "<改造老旧电梯>" (改造老旧电梯)'
+        ' and draft task 4 "<治理积水小区>" (治理积水小区)'
     )
 
 
 def test_none_of_a_status_is_said_in_one_sentence() -> None:
     assert version_listing("added", "added", [], str) == "与草案相比,正式版没有新增的任务。"
-    assert version_listing("renamed", "renamed", [], str, english=True) == (
+    assert version_listing("renamed", "renamed", [], str, lambda t: None) == (
         "Compared with the draft, the final plan gives no task a new title."
     )

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from qa import english as english_names
 from qa.answer import Answer, Result
 from qa.compare import DiffSpan, TaskChange, TaskPair
 from qa.documents import VERSION_LABELS, Collection, Document
@@ -21,6 +22,7 @@ from qa.plan_format import clause_label as task_label
 from qa.plan_format import strip_heading_number
 from qa.query import is_english
 from qa.structure import Clause
+from qa.version_notes import EnglishName
 
 __all__ = [
     "CSS",
@@ -86,7 +88,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "lead": "Lead units",
         "section": "Section",
         "full": "Show the whole clause",
-        "note": "Draft vs final",
+        "note": "Version note",
         "sources": "Sources",
         "follows": "Following on from",
         "new_topic": "New topic",
@@ -285,16 +287,34 @@ def clause_label(clause: int | str | None, title: str, english: bool = False) ->
     return title
 
 
-def _fold(label: str, text: str, css: str = "qa-fold") -> str:
-    """The plan's long words behind a label (a native <details>, so it opens by keyboard too)."""
-    return f'<details class="{css}"><summary>{_e(label)}</summary><div{_ZH}>{_lines(text)}</div></details>'
+def _note_body(note: str, english: bool) -> tuple[str, str]:
+    """A version note's language attribute and markup. An English note is English around the
+    plans' Chinese words, so only those are marked Chinese; a Chinese note is Chinese throughout."""
+    # An English note opens with an English word; it quotes more Chinese than it has words, so
+    # counting words (is_english) would not tell.
+    if english and note[:1].isascii() and note[:1].isalpha():
+        return ' lang="en"', _mixed(note, True)
+    return _ZH, _e(note)
+
+
+def _note_span(note: str, english: bool) -> str:
+    lang, body = _note_body(note, english)
+    return f"<span{lang}>{body}</span>"
+
+
+def _note_line(note: str, english: bool) -> str:
+    lang, body = _note_body(note, english)
+    sep = ": " if english else ":"  # an English label takes a space after its colon
+    return f'<div class="qa-note">{_e(_lang(english)["note"])}{sep}<span{lang}>{body}</span></div>'
 
 
 def _note(note: str, english: bool) -> str:
-    label = _lang(english)["note"]
+    """A version note on a card; a long one folds behind its label."""
     if len(note) > LONG_LINE:
-        return _fold(label, note, "qa-note")
-    return f'<div class="qa-note">{_e(label)}:<span{_ZH}>{_e(note)}</span></div>'
+        lang, body = _note_body(note, english)
+        label = _e(_lang(english)["note"])
+        return f'<details class="qa-note"><summary>{label}</summary><div{lang}>{body}</div></details>'
+    return _note_line(note, english)
 
 
 # A run of Chinese inside English text: from one non-ASCII character to the last before a Latin
@@ -337,30 +357,39 @@ def render_question(question: str, english: bool | None = None) -> str:
     return f'<div class="qa-turn qa-question"{_page_lang(english)}>{_e(_lang(english)["you"])}:{text}</div>'
 
 
-def render_result(result: Result, doc: Document, english: bool = False) -> str:
+def render_result(
+    result: Result, doc: Document, english: bool = False, english_name: EnglishName | None = None
+) -> str:
     """One citation card: document and badge, task and title, lead units, highlight, clause, note.
 
-    ``doc`` is the document the result quotes (its title as a citation shows it).
+    ``doc`` is the document the result quotes (its title as a citation shows it). With English
+    labels, ``english_name`` (the glossary) names the document, the task and the lead units in
+    English, each task and unit with its Chinese original in brackets.
     """
     lab = _lang(english)
+    names = english_name if english else None
     text, hs, he = result.text, result.highlight_start, result.highlight_end
     marked = f"{_e(text[:hs])}<mark>{_e(text[hs:he])}</mark>{_e(text[he:])}"
+    doc_name = english_names.document_name(doc.title, doc.cite_title, names) if names else doc.cite_title
+    if names and result.clause is not None:
+        # the documents' own citation tells a question (问五:…) from a part (五、…)
+        label = result.citation.removeprefix(doc.cite_title)
+        heading = _mixed(_capital(english_names.clause_name(result.clause, result.title, label, names)), True)
+    else:
+        heading = _e(clause_label(result.clause, result.title, english))
     parts = [
         f'<article class="qa-card" data-doc="{_e(result.doc_id)}" data-clause="{_e(result.clause)}">',
         "<header>",
         f'<span class="qa-rank">{result.rank}.</span>',
-        f'<span class="qa-doc"{_ZH}>{_e(doc.cite_title)}</span>',
+        f'<span class="qa-doc"{lang_attr(doc_name)}>{_e(doc_name)}</span>',
         badge(result.version, english),
         "</header>",
-        f'<div class="qa-clause-title">{_e(clause_label(result.clause, result.title, english))}</div>',
+        f'<div class="qa-clause-title">{heading}</div>',
     ]
     if result.section:
-        parts.append(
-            f'<div class="qa-meta">{_e(lab["section"])}:<span{_ZH}>{_e(result.section)}</span></div>'
-        )
+        parts.append(_section(result.section, english, names))
     if result.lead_units:
-        units = "、".join(result.lead_units)
-        parts.append(f'<div class="qa-meta">{_e(lab["lead"])}:<span{_ZH}>{_e(units)}</span></div>')
+        parts.append(_units(result.lead_units, english, names))
     parts.append(f'<blockquote class="qa-highlight"{_ZH}>{_e(result.highlight)}</blockquote>')
     parts.append(
         f'<details><summary>{_e(lab["full"])}</summary><div class="qa-clause-text"{_ZH}>{marked}</div></details>'
@@ -369,6 +398,10 @@ def render_result(result: Result, doc: Document, english: bool = False) -> str:
         parts.append(_note(result.version_note, english))
     parts.append("</article>")
     return "".join(parts)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def render_notice(message: str) -> str:
@@ -381,11 +414,14 @@ def render_answer(
     english: bool | None = None,
     notice: str | None = None,
     answer_id: str = "",
+    english_name: EnglishName | None = None,
 ) -> str:
     """The answer first: its first line in large type, the rest of it, the first citation card;
     the other cards fold behind 查看其他出处(N). An abstention lists them as 可能相关.
 
-    Labels follow the question's language unless ``english`` says otherwise.
+    Labels follow the question's language unless ``english`` says otherwise; ``english_name``
+    (the glossary) names documents, tasks and units in English on English cards, which then say
+    that these names are an unofficial translation.
     """
     english = answer.english if english is None else english
     lab = _lang(english)
@@ -404,7 +440,10 @@ def render_answer(
     if answer.results:
         heading = lab["related"] if answer.abstained else lab["sources"]
         parts.append(f'<div class="qa-heading">{_e(heading)}</div>')
-        cards = [render_result(r, collection.get(r.doc_id), english) for r in answer.results]
+        # Said once per answer: the answer text already says it when it names things in English.
+        if english and english_name is not None and english_names.UNOFFICIAL not in answer.text:
+            parts.append(f'<p class="qa-meta qa-unofficial" lang="en">{_e(english_names.UNOFFICIAL)}</p>')
+        cards = [render_result(r, collection.get(r.doc_id), english, english_name) for r in answer.results]
         parts.append(cards[0])
         if len(cards) > 1:
             more = (lab["more_related"] if answer.abstained else lab["more"]).format(n=len(cards) - 1)
@@ -433,32 +472,56 @@ def render_clause(
     targets: Sequence[str] = (),
     note: str | None = None,
     english: bool = False,
+    english_name: EnglishName | None = None,
 ) -> str:
     """A task of a plan for the clause browser: heading, section, lead units, targets, whole text,
-    and a link back to its row of the task table."""
+    and a link back to its row of the task table. With English labels, ``english_name`` (the
+    glossary) names the plan, the task, its section and units as on an answer's cards."""
     lab = _lang(english)
+    names = english_name if english else None
+    doc_name = english_names.document_name(doc.title, doc.cite_title, names) if names else doc.cite_title
+    if names and isinstance(clause.clause, int):
+        heading = _mixed(_capital(english_names.task_name(clause.clause, clause.title, names)), True)
+    else:
+        heading = _e(clause_label(clause.clause, clause.title, english))
     parts = [
         f'<article class="qa-card qa-detail" data-doc="{_e(doc.doc_id)}" data-clause="{_e(clause.clause)}"'
         f'{_page_lang(english)} tabindex="-1">',
-        f'<header><span class="qa-doc"{_ZH}>{_e(doc.cite_title)}</span>{badge(doc.version, english)}</header>',
-        f'<h2 class="qa-clause-title">{_e(clause_label(clause.clause, clause.title, english))}</h2>',
+        f'<header><span class="qa-doc"{lang_attr(doc_name)}>{_e(doc_name)}</span>{badge(doc.version, english)}</header>',
+        f'<h2 class="qa-clause-title">{heading}</h2>',
     ]
     if clause.section:
-        parts.append(
-            f'<div class="qa-meta">{_e(lab["section"])}:<span{_ZH}>{_e(clause.section)}</span></div>'
-        )
+        parts.append(_section(clause.section, english, names))
     if clause.lead_units:
-        units = "、".join(clause.lead_units)
-        parts.append(f'<div class="qa-meta">{_e(lab["lead"])}:<span{_ZH}>{_e(units)}</span></div>')
+        parts.append(_units(clause.lead_units, english, names))
     if targets:
         items = "".join(f"<li>{_e(t)}</li>" for t in targets)
         parts.append(f'<div class="qa-heading">{_e(lab["targets"])}</div><ul{_ZH}>{items}</ul>')
     parts.append(f'<div class="qa-clause-text"{_ZH}>{_e(doc.text[clause.start : clause.end])}</div>')
     if note:
-        parts.append(f'<div class="qa-note">{_e(lab["note"])}:<span{_ZH}>{_e(note)}</span></div>')
+        parts.append(_note_line(note, english))
+    if names:
+        parts.append(f'<p class="qa-meta qa-unofficial" lang="en">{_e(english_names.UNOFFICIAL)}</p>')
     parts.append(f'<a class="qa-back" href="#qa-task-{_e(clause.clause)}">{_e(lab["back"])}</a>')
     parts.append("</article>")
     return "".join(parts)
+
+
+def _section(section: str, english: bool, names: EnglishName | None) -> str:
+    """The section line of a card: the glossary's name first, with the plan's heading after it."""
+    label = _e(_lang(english)["section"])
+    name = names(strip_heading_number(section)) if names else None
+    if name:
+        return f'<div class="qa-meta">{label}: {_e(name)} (<span{_ZH}>{_e(section)}</span>)</div>'
+    return f'<div class="qa-meta">{label}:<span{_ZH}>{_e(section)}</span></div>'
+
+
+def _units(units: Sequence[str], english: bool, names: EnglishName | None) -> str:
+    """The lead units line of a card: English names with the Chinese in brackets, or the plan's."""
+    label = _e(_lang(english)["lead"])
+    if names:
+        return f'<div class="qa-meta">{label}: {_mixed(english_names.units(units, names), True)}</div>'
+    return f'<div class="qa-meta">{label}:<span{_ZH}>{_e("、".join(units))}</span></div>'
 
 
 @dataclass(frozen=True)
@@ -469,12 +532,20 @@ class TaskRow:
     targets: tuple[str, ...]
 
 
-def render_task_table(rows: Sequence[TaskRow], english: bool = False, caption: str = "") -> str:
+def render_task_table(
+    rows: Sequence[TaskRow],
+    english: bool = False,
+    caption: str = "",
+    english_name: EnglishName | None = None,
+) -> str:
     """The tasks as a table grouped by section; each title is a button that opens the task.
 
-    On a narrow screen the CSS turns every row into a small block with labelled lines.
+    On a narrow screen the CSS turns every row into a small block with labelled lines. With
+    English labels, ``english_name`` (the glossary) gives sections, titles and units in English,
+    each with the plan's Chinese beside it.
     """
     lab = _lang(english)
+    names = english_name if english else None
     head = (
         f'<thead><tr><th scope="col">{_e(lab["number"])}</th><th scope="col">{_e(lab["task"])}</th>'
         f'<th scope="col">{_e(lab["lead"])}</th><th scope="col">{_e(lab["targets"])}</th></tr></thead>'
@@ -486,16 +557,31 @@ def render_task_table(rows: Sequence[TaskRow], english: bool = False, caption: s
         name = strip_heading_number(c.section)
         if name and name != section:
             section = name
-            body.append(
-                f'<tr class="qa-section-row"><th colspan="4" scope="colgroup"{_ZH}>{_e(name)}</th></tr>'
+            shown = names(name) if names else None
+            if shown:
+                cell = f'<th colspan="4" scope="colgroup">{_e(shown)} (<span{_ZH}>{_e(name)}</span>)</th>'
+            else:
+                cell = f'<th colspan="4" scope="colgroup"{_ZH}>{_e(name)}</th>'
+            body.append(f'<tr class="qa-section-row">{cell}</tr>')
+        title = names(c.title) if names else None
+        # the accessible name holds the visible text (axe: label-content-name-mismatch)
+        label = clause_label(c.clause, title or c.title, english)
+        button = (
+            f'<button type="button" class="qa-task-btn" data-task="{_e(c.clause)}" aria-label="{_e(label)}"'
+            + (
+                f' lang="en">{_e(title)}</button> <span{_ZH}>({_e(c.title)})</span>'
+                if title
+                else f"{_ZH}>{_e(c.title)}</button>"
             )
-        label = clause_label(c.clause, c.title, english)
+        )
+        units = (
+            f'<td data-label="{_e(lab["lead"])}">{_mixed(english_names.units(c.lead_units, names), True)}</td>'
+            if names
+            else f'<td data-label="{_e(lab["lead"])}"{_ZH}>{_e("、".join(c.lead_units))}</td>'
+        )
         body.append(
             f'<tr id="qa-task-{_e(c.clause)}" data-task="{_e(c.clause)}">'
-            f"<td>{_e(c.clause)}</td>"
-            f'<td><button type="button" class="qa-task-btn" data-task="{_e(c.clause)}" '
-            f'aria-label="{_e(label)}"{_ZH}>{_e(c.title)}</button></td>'
-            f'<td data-label="{_e(lab["lead"])}"{_ZH}>{_e("、".join(c.lead_units))}</td>'
+            f"<td>{_e(c.clause)}</td><td>{button}</td>{units}"
             f'<td data-label="{_e(lab["targets"])}"{_ZH}>{_e(";".join(row.targets))}</td></tr>'
         )
     cap = f'<caption class="qa-sr-only">{_e(caption)}</caption>' if caption else ""
@@ -570,7 +656,7 @@ def render_pair(
         f'<span class="qa-status">{_e(status)}</span></div>',
     ]
     if summary:
-        parts.append(f'<div class="qa-note">{_e(lab["note"])}:<span{_ZH}>{_e(summary)}</span></div>')
+        parts.append(_note_line(summary, english))
     for reason in reasons[:2]:
         parts.append(
             f'<div class="qa-meta qa-reason">{_e(lab["reason"])}:<span{_ZH}>{_e(reason)}</span></div>'
@@ -599,7 +685,7 @@ def render_changes(changes: Sequence[TaskChange], english: bool = False) -> str:
             f'<td data-label="{_e(lab["draft"])}">{_e(draft_no)}</td>'
             f'<td data-label="{_e(lab["final"])}">{_e(final_no)}</td>'
             f"<td{_ZH}>{_e(ch.pair.final_title or ch.pair.draft_title)}</td>"
-            f"<td><span{_ZH}>{_e(ch.summary)}</span>{reason}</td></tr>"
+            f"<td>{_note_span(ch.summary_en if english and ch.summary_en else ch.summary, english)}{reason}</td></tr>"
         )
     counts = {s: sum(c.pair.status == s for c in changes) for s in STATUS_LABELS}
     head = lab["join"].join(

@@ -38,6 +38,7 @@ from typing import Any, Literal, TypeVar  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from qa import english  # noqa: E402
 from qa.answer import Answer  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.compare import TaskPair, diff_task, pair_texts  # noqa: E402
@@ -49,6 +50,7 @@ from qa.targets import numbered_targets  # noqa: E402
 from qa.web.cards import (  # noqa: E402
     CSS,
     TaskRow,
+    lang_attr,
     render_answer,
     render_changes,
     render_clause,
@@ -190,7 +192,7 @@ _UI: dict[str, dict[str, str]] = {
         "matches": ", {n} match “{search}”",
         "none": ". Try another word.",
         "expanded": " (also searched in the plan's words: {words})",
-        "dropped": "{draft} has it; the {final} dropped it. Draft vs final: {note}",
+        "dropped": "{draft} has it; the {final} dropped it. Version note: {note}",
         "pick": "Select a task title to read the whole task.",
         "table": "Tasks of the {label}",
         "compare_search": "Search the tasks",
@@ -599,7 +601,9 @@ class Page:
             "question": answer.question,
             "answer": answer.to_dict(),
             "question_html": render_question(answer.question, english),
-            "answer_html": render_answer(answer, assistant.collection, english, notice, answer_id),
+            "answer_html": render_answer(
+                answer, assistant.collection, english, notice, answer_id, assistant.lexicon.english
+            ),
             "vote": None,
         }
 
@@ -730,7 +734,7 @@ class Page:
             if pair is None or (pair.final is not None and pair.final in final_found):
                 continue
             # The current task's note says what was dropped; a task dropped whole has only the draft's.
-            note = versions.notes.get(
+            note = versions.notes_in(en).get(
                 (versions.final.doc_id, pair.final) if pair.final is not None else (draft_id, d), ""
             )
             out.append(
@@ -771,10 +775,14 @@ class Page:
                 count += self.text(ui, "none")
         parts = [
             f'<p role="status">{_e(count)}</p>',
-            *(f'<p class="qa-note" lang="zh-CN">{_e(x)}</p>' for x in lines),
+            *(f'<p class="qa-note" lang="{"en" if ui == "en" else "zh-CN"}">{_e(x)}</p>' for x in lines),
         ]
         table = (
-            render_task_table(rows, ui == "en", caption=self.text(ui, "table", label=label)) if rows else ""
+            render_task_table(
+                rows, ui == "en", self.text(ui, "table", label=label), self.assistant.lexicon.english
+            )
+            if rows
+            else ""
         )
         return table, "".join(parts)
 
@@ -789,8 +797,10 @@ class Page:
             return f'<p class="qa-muted">{_e(self.text(ui, "pick"))}</p>'
         for row in self._rows[plan]:
             if row.clause.clause == n:
-                note = self.assistant.versions.notes.get((doc.doc_id, n))
-                return render_clause(doc, row.clause, row.targets, note, english=ui == "en")
+                note = self.assistant.versions.notes_in(ui == "en").get((doc.doc_id, n))
+                return render_clause(
+                    doc, row.clause, row.targets, note, ui == "en", self.assistant.lexicon.english
+                )
         return f'<p class="qa-muted">{_e(self.text(ui, "pick"))}</p>'
 
     def select_task(self, version: str | None, lang: str | None, evt: gr.EventData) -> tuple[str, int | None]:
@@ -841,8 +851,10 @@ class Page:
                 change = self._changes.get(key)
                 en = ui == "en"
                 if change is not None:
-                    return render_pair(pair, change.summary, change.reasons, diff_task(old, new), en)
-                note = versions.notes.get((versions.final.doc_id, pair.final)) if pair.final else None
+                    summary = change.summary_en if en else change.summary
+                    return render_pair(pair, summary, change.reasons, diff_task(old, new), en)
+                notes = versions.notes_in(en)
+                note = notes.get((versions.final.doc_id, pair.final)) if pair.final else None
                 return render_pair(pair, note, (), diff_task(old, new), en)
         return ""
 
@@ -870,7 +882,10 @@ class Page:
     def header(self, lang: str | None) -> str:
         ui = _lang(lang)
         title = self.plans["final"].title
-        if ui == "en":
+        name = self.assistant.lexicon.english(title) if ui == "en" else None
+        if name:  # the glossary's name of the plan, an unofficial translation as the footer says
+            h1 = f"{_e(name)} · {_e(self.text(ui, 'app'))}"
+        elif ui == "en":
             h1 = f'<span lang="zh-CN">{_e(title)}</span> · {_e(self.text(ui, "app"))}'
         else:
             h1 = f"{_e(title)} · {_e(self.text(ui, 'app'))}"
@@ -882,8 +897,13 @@ class Page:
         plan = self.plans["final"].cite_title
         issuer = self.plans["draft"].issuer
         text = self.text(ui, "footer", plan="\0", issuer="\1")
-        text = _e(text).replace("\0", f'<span lang="zh-CN">{_e(plan)}</span>')
-        text = text.replace("\1", f'<span lang="zh-CN">{_e(issuer)}</span>')
+        if ui == "en":
+            text += " " + english.UNOFFICIAL
+            names = self.assistant.lexicon.english
+            plan = english.document_name(self.plans["final"].title, plan, names)
+            issuer = english.units([issuer], names)
+        text = _e(text).replace("\0", f"<span{lang_attr(plan)}>{_e(plan)}</span>")
+        text = text.replace("\1", f"<span{lang_attr(issuer)}>{_e(issuer)}</span>")
         return f'<p lang="{"en" if ui == "en" else "zh-CN"}">{text}</p>'
 
     def heading(self, lang: str | None, key: str) -> str:
@@ -896,7 +916,10 @@ class Page:
         out = [(self.text(ui, "all_docs"), "")]
         for d in self.assistant.collection.documents:
             kind = names[d.version]
-            out.append((f"{d.cite_title}({kind})", d.doc_id))
+            title = d.cite_title
+            if ui == "en":
+                title = english.document_name(d.title, title, self.assistant.lexicon.english)
+            out.append((f"{title}({kind})", d.doc_id))
         return out
 
     def version_choices(self, lang: str | None) -> list[tuple[str, str]]:
