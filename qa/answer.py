@@ -420,6 +420,7 @@ def coverage_of(
         or not query.asks_detail
         or query.clause is not None
         or query.lists_tasks
+        or query.version_status is not None
     ):
         return "answered"
     # A background document's other paragraphs may hold it; another task of a plan does not.

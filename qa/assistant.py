@@ -28,7 +28,7 @@ from qa.answer import (
     missing_task,
     to_result,
 )
-from qa.compare import PlanVersions, compare_plans
+from qa.compare import LISTED_STATUSES, PlanVersions, TaskPair, compare_plans, reason_paragraphs
 from qa.conversation import Context, Conversation, FollowUp, load_cues
 from qa.documents import Collection, Document, Version, load_collection
 from qa.embedders import Embedder, load_embedder
@@ -42,6 +42,7 @@ from qa.settings import Settings, check_k, load_settings
 from qa.structure import Clause, parse_clauses
 from qa.tokens import Tokenizer
 from qa.tuned import Tuned, load_tuned
+from qa.version_listing import version_listing
 
 __all__ = ["Assistant"]
 
@@ -83,6 +84,7 @@ class Assistant:
             self.tuned.weights,
             unit_aliases=self.lexicon.unit_aliases,
             off_topic_vectors=self.embedder.embed_passages(list(self.lexicon.off_topics)),
+            listings={s: self.versions.listed_tasks(s) for s in LISTED_STATUSES},
         )
         self.conversation = Conversation(
             self.collection,
@@ -93,6 +95,7 @@ class Assistant:
             self.versions.counterparts,
             self.tuned.followups,
             load_cues(self.settings.corpus_dir / "lexicon"),
+            reason_paragraphs(self.versions, self.collection),
         )
 
     def _embed_query(self, text: str) -> np.ndarray:
@@ -224,6 +227,10 @@ class Assistant:
                 context=self.conversation.context_of(results, query, abstained, follow),
             )
 
+        if query.version_status is not None:
+            listed = self._version_listing(query, results)
+            if listed is not None:
+                return reply(abstained, listed, results, "", listing=True)
         if query.lists_tasks and query.unit:
             listed = self._listing(query, filters)
             if listed is not None:
@@ -306,3 +313,28 @@ class Assistant:
             and (not filters.unit or self.retriever.leads(c.lead_units, filters.unit))
         ]
         return listing(query, plan, tasks, bool(filters.section or filters.unit), self.lexicon.english)
+
+    def _version_listing(self, query: Query, results: list[Result]) -> str | None:
+        """Every task the final plan added (removed, merged …) relative to the draft, as the
+        results hold them; None when the filters left none of them (then it is answered as a search)."""
+        assert query.version_status is not None
+        shown, pairs = self.versions.listing(query.version_status)
+        cited = {(r.doc_id, r.clause) for r in results}
+
+        def cites(pair: TaskPair) -> bool:
+            if pair.final is not None:
+                return (self.versions.final.doc_id, pair.final) in cited
+            return (self.versions.draft.doc_id, pair.drafts[0]) in cited
+
+        kept = [p for p in pairs if cites(p)]
+        if pairs and not kept:
+            return None
+        drafts = {int(c.clause): c.title for c in self.tasks("draft")}
+        return version_listing(
+            query.version_status,
+            shown,
+            pairs,
+            drafts.__getitem__,
+            self.lexicon.english if query.english else None,
+            filtered=kept,
+        )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
 from qa.documents import Collection, Document
 from qa.plan_format import (
@@ -44,14 +44,24 @@ __all__ = [
     "change_reason",
     "PlanVersions",
     "compare_plans",
+    "reason_paragraphs",
+    "REASON_ROLES",
     "TaskKey",
     "PairStatus",
+    "ListedStatus",
+    "LISTED_STATUSES",
+    "has_status",
     "DiffOp",
 ]
 
 TaskKey = tuple[str, int]  # (doc_id, task number)
 PairStatus = Literal["same", "changed", "renumbered", "added", "removed", "merged"]
 DiffOp = Literal["equal", "added", "removed", "reworded"]
+# What a question may ask the final plan to list against the draft (正式版新增了哪些任务?). Besides
+# the alignment's own statuses: a task that kept its place but got a new title, and any task whose
+# text differs at all.
+ListedStatus = Literal["added", "removed", "merged", "renamed", "renumbered", "changed"]
+LISTED_STATUSES: tuple[ListedStatus, ...] = get_args(ListedStatus)
 # Measured on the two plans: true counterparts score 0.69 or more, unrelated tasks 0.33 or less.
 _MATCH = 0.5
 # Two phrases in the same spot of a changed passage are shown as one rewording above this ratio.
@@ -60,6 +70,10 @@ _RESEMBLE = 0.5
 # of a text always concatenate back to the text.
 _PHRASE = re.compile(r"[^,。;、,;!?!?\n]*[,。;、,;!?!?\n]?")
 _MARKS = re.compile(r"[\s,。;、,;!?!?:]")
+# The documents that say why the final plan differs from the draft, most direct first: the report
+# on the consultation lists what was changed after comments; the drafting notes and the
+# interpretation describe the plan's content and making.
+REASON_ROLES = ("participation-report", "drafting-notes", "interpretation")
 _REPORT_ITEM = re.compile(r"(?m)^\d+、([^\n]*?)[;。 \t]*$")
 
 
@@ -108,6 +122,17 @@ class TaskChange:
 @lru_cache(maxsize=8)
 def _tasks(doc: Document) -> Mapping[int, Clause]:
     return MappingProxyType({int(c.clause): c for c in parse_clauses(doc) if c.kind == "task"})
+
+
+def has_status(pair: TaskPair, status: ListedStatus) -> bool:
+    """Whether the alignment row ``pair`` is one a listing of ``status`` names."""
+    if status in ("added", "removed", "merged", "renumbered"):
+        return pair.status == status
+    if pair.final is None or not pair.drafts:
+        return False
+    if status == "renamed":  # one draft task, a new title; a merged task is listed as merged
+        return len(pair.drafts) == 1 and pair.draft_title != pair.final_title
+    return pair.text_changed  # "changed": any difference in the words or the lead units
 
 
 def _text(doc: Document, clause: Clause) -> str:
@@ -364,6 +389,29 @@ class PlanVersions:
     changes: tuple[TaskChange, ...] = ()
     notes_en: Mapping[TaskKey, str] = field(default_factory=dict)
 
+    def listed(self, status: ListedStatus) -> tuple[TaskPair, ...]:
+        """Every alignment row with ``status``, in the final plan's order."""
+        return tuple(p for p in self.pairs if has_status(p, status))
+
+    def listing(self, status: ListedStatus) -> tuple[ListedStatus, tuple[TaskPair, ...]]:
+        """The rows that answer a question about ``status``, and the status they have.
+
+        Asked what the final plan removed when it removed no task outright, the answer is the
+        merged rows: their draft tasks are the ones that no longer stand on their own.
+        """
+        rows = self.listed(status)
+        if not rows and status == "removed":
+            return "merged", self.listed("merged")
+        return status, rows
+
+    def listed_tasks(self, status: ListedStatus) -> tuple[TaskKey, ...]:
+        """The tasks the answer to a question about ``status`` lists (``listing``), in order: the
+        final plan's, or the draft's for a task the final plan removed."""
+        return tuple(
+            (self.final.doc_id, p.final) if p.final is not None else (self.draft.doc_id, p.drafts[0])
+            for p in self.listing(status)[1]
+        )
+
     def pair_of(self, doc_id: str, number: int) -> TaskPair | None:
         """The alignment row holding task ``number`` of the plan ``doc_id``."""
         for pair in self.pairs:
@@ -408,3 +456,35 @@ def compare_plans(
             if pair.final is not None:
                 counterparts[(draft.doc_id, d)] = (final.doc_id, pair.final)
     return PlanVersions(draft, final, pairs, notes, counterparts, tuple(changes), notes_en)
+
+
+def reason_paragraphs(
+    versions: PlanVersions, collection: Collection
+) -> dict[tuple[str, int | str | None], tuple[tuple[str, int | str | None], ...]]:
+    """For each task the final plan added or changed, the paragraphs (clauses) of the process
+    documents (``REASON_ROLES``) that say why, keyed by the task in either plan.
+
+    A paragraph says why when it names the task by its final or draft title (增设“深化电动自行车
+    安全监管”任务) or holds the participation report's item about it (``TaskChange.reasons``, which
+    also finds a task through its section's heading); those naming the title come first.
+    """
+    documents = [d for d in collection.documents if d.role in REASON_ROLES]
+    documents.sort(key=lambda d: REASON_ROLES.index(d.role))
+    paragraphs = [(d.doc_id, c.clause, d.text[c.start : c.end]) for d in documents for c in parse_clauses(d)]
+    out: dict[tuple[str, int | str | None], tuple[tuple[str, int | str | None], ...]] = {}
+    for change in versions.changes:
+        pair = change.pair
+        titles = [t for t in (pair.final_title, pair.draft_title) if t]
+        named = [(doc, clause) for doc, clause, text in paragraphs if any(t in text for t in titles)]
+        explained = [
+            (doc, clause) for doc, clause, text in paragraphs if any(r in text for r in change.reasons)
+        ]
+        found = tuple(dict.fromkeys(named + explained))
+        if not found:
+            continue
+        keys: list[tuple[str, int | str | None]] = [(versions.draft.doc_id, d) for d in pair.drafts]
+        if pair.final is not None:
+            keys.append((versions.final.doc_id, pair.final))
+        for key in keys:
+            out[key] = found
+    return out

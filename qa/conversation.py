@@ -8,15 +8,21 @@ against it:
 * It **starts afresh** when a cue says so (另外问一下, different question), when it names a clause
   number, a lead unit's tasks or a subject the plan does not cover, when it names subject words of
   the plan the carried-over clause does not contain (垃圾分类 or 公园 after elevators), when it has
-  more words of its own than a few characters, or when it has words of its own and on its own
-  matches a clause outside the carried-over ones strongly. What it asks (谁负责, 什么时候), its cue
+  more words of its own than a few characters, when it has words of its own and on its own
+  matches a clause outside the carried-over ones strongly, or when its words point at a document
+  the previous answer did not cite (印发 after a task) and nothing in it points back. What it asks (谁负责, 什么时候), its cue
   words and generic words (具体, 情况, 三年, the plan's and the versions' names) are not its own.
 * After an abstention the clauses were only listed as possibly related: it follows on only when it
   points at one (这项谁牵头?); an off-topic question carries nothing over.
 * Otherwise it **follows on**: retrieval looks only at the clauses the previous answer cited (with
   their counterparts in the other plan when the question asks for the draft or the change), the
   subject first by ``FollowUps.subject_boost``; the question's own words still say what it asks
-  (who, when, how many, the draft). 第二个呢 / the other one takes the previous answer's second clause.
+  (who, when, how many, the draft). 第二个呢 / the other one takes the previous answer's second clause
+  (after a listing of what the final plan added, the second task listed). Words that point at a
+  document (收到几条意见, comments came in) take that document's cited paragraph as the subject.
+* Asked why of a task the final plan added or changed (为什么加的?, why was it changed?, or 为什么?
+  after a question about the versions), the process documents' paragraph that names the task
+  (``Conversation.reasons``, from ``qa.compare.reason_paragraphs``) leads, the task next.
 
 The rewrite is never silent: the answer names what it took as the subject (``FollowUp.label``, the
 接上一问 line, ``follows`` in the JSON). The cue words are data (``corpus/lexicon/followups.json``),
@@ -137,6 +143,7 @@ class FollowUpCues:
     ordinals: Mapping[str, int]
     new_topic: tuple[str, ...]
     final: tuple[str, ...]
+    change: tuple[str, ...]
     generic: tuple[str, ...]
 
 
@@ -163,6 +170,7 @@ def load_cues(lexicon_dir: Path) -> FollowUpCues:
             ordinals={k: int(v) for k, v in ordinals.items()},
             new_topic=words("new_topic"),
             final=words("final"),
+            change=words("change"),
             generic=words("generic"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
@@ -192,6 +200,9 @@ class Reading:
     top_carried: bool  # on its own, it ranks a carried-over clause first
     version: str | None = None  # "draft", "final" or "compare": the version it asks for
     listed: bool = False  # the context's clauses were only listed as possibly related
+    # Its words point at a document (印发, 问卷, comments came in) of which the previous answer cited
+    # nothing: what it asks is there, out of the carried-over clauses' reach.
+    elsewhere: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -200,6 +211,8 @@ class Reading:
 def follows(reading: Reading, thresholds: FollowUps) -> bool:
     """Whether a question with this reading follows on from the context (see the module docstring)."""
     if reading.new_topic or reading.own_subject or (reading.listed and not reading.pointer):
+        return False
+    if reading.elsewhere and not reading.pointer:  # When was the plan issued? after a task
         return False
     if reading.ordinal is not None:
         return True
@@ -226,6 +239,9 @@ class Conversation:
     counterparts: Mapping[TaskKey, TaskKey]
     thresholds: FollowUps
     cues: FollowUpCues
+    # A task the final plan added or changed -> the process documents' paragraphs that say why
+    # (``qa.compare.reason_paragraphs``).
+    reasons: Mapping[ClauseKey, Sequence[ClauseKey]] = field(default_factory=dict)
     _positions: dict[ClauseKey, list[int]] = field(default_factory=dict, init=False, repr=False)
     _clause: dict[ClauseKey, Clause] = field(default_factory=dict, init=False, repr=False)
     _removable: tuple[str, ...] = field(default=(), init=False, repr=False)
@@ -246,6 +262,7 @@ class Conversation:
             *cues.ellipsis,
             *cues.ordinals,
             *cues.final,
+            *cues.change,
             *cues.generic,
             *asked,
             *(w for ws in self.lexicon.doc_intents.values() for w in ws),
@@ -276,7 +293,8 @@ class Conversation:
         only possibly related, and none when the question named a subject the plan does not cover."""
         if not results or (abstained and query.off_topic):
             return Context()
-        keys = tuple(dict.fromkeys((r.doc_id, r.clause) for r in results))
+        # A listing cites every task it lists, whatever k; a context names at most _MAX_CLAUSES.
+        keys = tuple(dict.fromkeys((r.doc_id, r.clause) for r in results))[:_MAX_CLAUSES]
         top = results[0]
         # A follow-up keeps the question that set its subject: 那谁负责? names none.
         question = follow.context.question if follow is not None else query.raw
@@ -440,6 +458,7 @@ class Conversation:
             top_carried=top is not None and (top.doc_id, top.clause) in context.clauses,
             version=version,
             listed=context.abstained,
+            elsewhere=bool(query.roles) and not any(self._role(k) in query.roles for k in context.clauses),
         )
 
     def follow(
@@ -459,18 +478,53 @@ class Conversation:
         elif query.wants_units and subject not in self._tasks():
             # 谁牵头? after an answer from the participation report: the task it cited.
             subject = next((k for k in carried if k in self._tasks()), subject)
-        rewritten = self._rewrite(query, context, subject, reading.version)
+        elif query.roles:
+            subject = self._pointed_at(query, carried, subject)
+        reasons = self._reasons(query, context, subject, reading)
+        rewritten = self._rewrite(query, context, subject, reading.version, titled=not reasons)
+        if (
+            reading.ordinal is not None
+            and query.asks == "what"
+            and rewritten.version is None
+            and rewritten.clause is None
+            and subject in self._tasks()
+        ):
+            # 第二个是干什么的? after a listing is 第30项是干什么的?: the task's title and the sentence
+            # that says what it does, as for a task asked by number, not its title sentence alone.
+            rewritten = replace(rewritten, clause=int(str(subject[1])))
         keys = list(carried)
         if rewritten.version is not None or reading.version == "final":
             keys += [self._other[k] for k in carried if k in self._other]
         favoured = {subject, *([self._other[subject]] if subject in self._other else [])}
+        # 为什么加的? about a task the final plan added: the paragraph that says why leads, by the
+        # subject's lead once more, and the task comes next, for the next question (谁牵头?). The
+        # task's title is not added to the question: the task itself would match it best.
+        keys += reasons
         boosts: dict[int, float] = {}
         for key in dict.fromkeys(keys):
-            boost = self.thresholds.subject_boost if key in favoured else 0.0
+            boost = self.thresholds.subject_boost * ((key in favoured) + 2 * (key in reasons))
             for p in self._positions.get(key, []):
                 boosts[p] = boost
         label = self.label(subject, query.english)
         return FollowUp((subject,), label, rewritten, Scope(boosts), context)
+
+    def _reasons(
+        self, query: Query, context: Context, subject: ClauseKey, reading: Reading
+    ) -> list[ClauseKey]:
+        """The paragraphs that say why the final plan added or changed the subject task, when the
+        question asks why of the change: it names the change (为什么加的? why was it changed?), or
+        the subject was set by a question about the versions (电动自行车那一项草案里有吗? 为什么?)."""
+        found = self.reasons.get(subject) or self.reasons.get(self._other.get(subject, subject), ())
+        if query.asks != "why" or not found:
+            return []
+        text = query.text.lower()
+        about_change = reading.version == "compare" or any(_mentions(text, w) for w in self.cues.change)
+        if not about_change and context.question:
+            try:
+                about_change = parse_query(context.question).version is not None
+            except InvalidQuestion:
+                about_change = False
+        return [k for k in found if k in self._positions] if about_change else []
 
     def _distinct(self, keys: Sequence[ClauseKey]) -> list[ClauseKey]:
         """The clauses as a reader counts them: a task and its counterpart in the other plan are one."""
@@ -480,14 +534,52 @@ class Conversation:
                 out.append(key)
         return out
 
+    def _pointed_at(self, query: Query, carried: Sequence[ClauseKey], subject: ClauseKey) -> ClauseKey:
+        """The cited paragraph a question's document words point at (``Query.roles``).
+
+        一共收到几条意见? after the consultation notice's deadline points at the participation
+        report: its paragraph the previous answer also cited. 民意调查呢? after the report's
+        questionnaire part points at the part that holds those words. The paragraph that holds
+        the most of them wins, then the one the question's words match best (an English
+        question's words are not in the Chinese text); a subject of that document that holds
+        as many stays (受访者呢? after the questionnaire).
+        """
+        candidates = [k for k in carried if self._role(k) in query.roles]
+        if not candidates:
+            return subject
+        text = query.text.lower()
+        pointing = [
+            w for role in query.roles for w in self.lexicon.doc_intents.get(role, ()) if _mentions(text, w)
+        ]
+        words = self.tokenizer.tokens(query.text) + self.tokenizer.tokens(" ".join(query.glossary_terms))
+        bm25 = self.retriever.index.bm25_scores([w for w in words if not w.startswith("#")])
+
+        def holds(key: ClauseKey) -> int:
+            chunks = self.retriever.index.chunks
+            inside = " ".join(chunks[p].text for p in self._positions.get(key, []))
+            return sum(len(w) for w in pointing if w in inside)
+
+        def score(key: ClauseKey) -> tuple[int, float]:
+            return holds(key), max((float(bm25[p]) for p in self._positions.get(key, [])), default=0.0)
+
+        best = max(candidates, key=score)  # max keeps the first of equals: the order cited
+        if subject in candidates and holds(subject) >= holds(best):
+            return subject
+        return best
+
+    def _role(self, key: ClauseKey) -> str:
+        return self.collection.get(key[0]).role
+
     def _tasks(self) -> set[ClauseKey]:
         return {k for k, c in self._clause.items() if c.kind == "task"}
 
-    def _rewrite(self, query: Query, context: Context, subject: ClauseKey, version: str | None) -> Query:
-        """The question with the subject's words added, and the draft kept when the subject is the
-        draft's and the question does not ask for another version."""
+    def _rewrite(
+        self, query: Query, context: Context, subject: ClauseKey, version: str | None, titled: bool = True
+    ) -> Query:
+        """The question with the subject's words added (``titled``), and the draft kept when the
+        subject is the draft's and the question does not ask for another version."""
         clause = self._clause.get(subject)
-        words = [clause.title] if clause is not None else []
+        words = [clause.title] if clause is not None and titled else []
         draft = self.collection.superseded_plan.doc_id
         asked: VersionIntent | None = version if version in ("draft", "compare") else None  # type: ignore[assignment]
         if asked is None and version != "final" and subject[0] == draft:
@@ -566,9 +658,10 @@ class Conversation:
         return out
 
     def _own_subject(self, query: Query) -> bool:
-        """A clause number, a unit's task list, or a subject the plan does not cover (医保, 下雨)
-        that is not just what the question asks for (罚多少 asks an amount)."""
-        if query.clause is not None or query.lists_tasks:
+        """A clause number, a unit's task list, a listing of what the final plan added (removed …),
+        or a subject the plan does not cover (医保, 下雨) that is not just what the question asks
+        for (罚多少 asks an amount)."""
+        if query.clause is not None or query.lists_tasks or query.version_status is not None:
             return True
         if not query.off_topic:
             return False

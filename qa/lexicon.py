@@ -11,11 +11,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-__all__ = ["Lexicon", "load_lexicon", "AskCue", "GlossaryEntry", "AskKind", "ASK_KINDS"]
+from qa.compare import LISTED_STATUSES, ListedStatus
+
+__all__ = [
+    "Lexicon",
+    "load_lexicon",
+    "AskCue",
+    "GlossaryEntry",
+    "StatusCues",
+    "AskKind",
+    "ASK_KINDS",
+    "VERSION_STATUS_FILE",
+]
 
 # What a question asks for; asks.json lists them most specific first.
 AskKind = Literal["amount", "date", "count", "contact", "who", "place", "why", "how", "list", "yesno", "what"]
 ASK_KINDS: tuple[AskKind, ...] = get_args(AskKind)
+VERSION_STATUS_FILE = "version_status.json"
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,20 @@ class GlossaryEntry:
 
 
 @dataclass(frozen=True)
+class StatusCues:
+    """The cue words of ``corpus/lexicon/version_status.json``: which tasks the final plan added,
+    removed, merged … relative to the draft (see its ``_about``). English words are lower-case."""
+
+    statuses: tuple[tuple[ListedStatus, tuple[str, ...]], ...] = ()  # (status, its cues), first match wins
+    listing: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()
+    other_rounds: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()
+    max_residue: int = 0
+
+
+@dataclass(frozen=True)
 class Lexicon:
     everyday: dict[str, tuple[str, ...]]
     unit_aliases: dict[str, str]  # alias or canonical name -> canonical name
@@ -53,6 +79,7 @@ class Lexicon:
     weak_cues: frozenset[str] = frozenset()
     # Weak cues that a yes/no question reads as "a few" (能不能多弄几个?), not as asking a number.
     indefinite_cues: frozenset[str] = frozenset()
+    version_status: StatusCues = field(default_factory=StatusCues, repr=False)
 
     def cue(self, kind: str) -> AskCue | None:
         return next((c for c in self.asks if c.kind == kind), None)
@@ -104,6 +131,26 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
     )
     entries = json.loads((lexicon_dir / "glossary.json").read_text(encoding="utf-8"))["entries"]
     glossary = tuple(GlossaryEntry(e["zh"], tuple(e["en"]), e["kind"]) for e in entries)
+    status = json.loads((lexicon_dir / VERSION_STATUS_FILE).read_text(encoding="utf-8"))
+
+    def words(entry: dict[str, list[str]]) -> tuple[str, ...]:
+        return (*entry["zh"], *(w.lower() for w in entry["en"]))
+
+    unknown = sorted(set(status["statuses"]) - set(LISTED_STATUSES))
+    if unknown:
+        raise ValueError(
+            f"{lexicon_dir / VERSION_STATUS_FILE}: unknown statuses {', '.join(unknown)}; "
+            f"use {', '.join(LISTED_STATUSES)}"
+        )
+    status_cues = StatusCues(
+        tuple((name, words(cues)) for name, cues in status["statuses"].items()),
+        words(status["listing"]),
+        words(status["tasks"]),
+        words(status["plans"]),
+        words(status["other_rounds"]),
+        words(status["fillers"]),
+        int(status["max_residue"]),
+    )
     return Lexicon(
         {k.lower(): tuple(v) for k, v in everyday.items()},
         aliases,
@@ -114,4 +161,5 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
         glossary,
         frozenset([*weak.get("zh", ()), *(w.lower() for w in weak.get("en", ()))]),
         frozenset(asks_data.get("indefinite", {}).get("zh", ())),
+        version_status=status_cues,
     )

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from qa.compare import ListedStatus
 from qa.documents import Version
 from qa.errors import InvalidQuestion
-from qa.lexicon import AskKind, Lexicon
+from qa.lexicon import AskKind, Lexicon, StatusCues
 from qa.plan_format import cn_number
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "parse_query",
     "is_english",
     "find_focus",
+    "version_status",
     "question_too_long",
     "MEANINGFUL",
 ]
@@ -50,7 +52,7 @@ _COMPARE = re.compile(
 )
 _WANTS_UNITS = re.compile(
     r"谁负责|谁管|谁来管|归谁|找谁|哪个部门|哪些部门|哪个单位|哪些单位|牵头|负责单位|责任单位|主管部门"
-    r"|\bwho\b.*\b(?:responsible|charge|lead|leads|leading|led|handles?|manages?)\b|\blead units?\b"
+    r"|\bwho\b.*\b(?:responsible|charge|lead|leads|leading|led|handles?|manages?|runs?|oversees?)\b|\blead units?\b"
     r"|\b(?:which|what) (?:department|office|agency|unit|bureau)|\bled by\b",
     re.I,
 )
@@ -134,6 +136,8 @@ class Query:
     wants_units: bool = False
     unit: str | None = None  # canonical lead unit the question names
     lists_tasks: bool = False  # "区房管局负责哪些任务?": every task that unit leads
+    # "正式版比草案新增了哪几项任务?": every task the final plan added (removed, merged …)
+    version_status: ListedStatus | None = None
     expansions: tuple[str, ...] = field(default=())
     roles: tuple[str, ...] = ()  # roles of the background documents it points at (印发 -> issuance-notice)
     off_topic: bool = False  # names a subject the plan does not cover (房价, 落户, 医保 …)
@@ -209,10 +213,13 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         )
         off_topic = any(_mentions(text, w) for w in lexicon.off_topics)
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
+    status: ListedStatus | None = None
+    if lexicon is not None and clause is None and not lists:
+        status = version_status(text, lexicon.version_status)
     asks: AskKind = "what"
     glossary_terms: tuple[str, ...] = ()
     if lexicon is not None:
-        asks = "list" if lists else _asks(text, lexicon)
+        asks = "list" if lists or status is not None else _asks(text, lexicon)
         if english:
             glossary_terms = _glossary_terms(text, lexicon)
     return Query(
@@ -225,6 +232,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         wants_units=bool(_WANTS_UNITS.search(text)) or lists,
         unit=unit,
         lists_tasks=lists,
+        version_status=status,
         expansions=expansions,
         roles=roles,
         off_topic=off_topic,
@@ -299,6 +307,35 @@ def _mentions(text: str, word: str) -> bool:
         # Whole words only, plural or not: "elevators" is "elevator".
         return re.search(rf"\b{re.escape(word)}(?:s|es)?\b", text, re.I) is not None
     return word in text
+
+
+def version_status(text: str, cues: StatusCues) -> ListedStatus | None:
+    """The status a question asks the final plan to list against the draft (新增了哪几项任务?
+    which tasks were merged?), or None: it needs a status, a listing and a task cue, no other
+    baseline than the draft, and at most ``cues.max_residue`` characters or words of its own."""
+    lowered = text.lower()
+
+    def says(words: tuple[str, ...]) -> bool:
+        return any(_mentions(lowered, w) for w in words)
+
+    status = next((s for s, words in cues.statuses if says(words)), None)
+    if status is None or not says(cues.listing) or not says(cues.tasks) or says(cues.other_rounds):
+        return None
+    every = (
+        *(w for _, ws in cues.statuses for w in ws),
+        *cues.listing,
+        *cues.tasks,
+        *cues.plans,
+        *cues.fillers,
+    )
+    residue = lowered
+    for word in sorted(set(every), key=len, reverse=True):  # 行动计划 before 计划
+        if _ENGLISH_WORD.search(word):
+            residue = re.sub(rf"\b{re.escape(word)}(?:s|es)?\b", " ", residue)
+        else:
+            residue = residue.replace(word, " ")
+    own = len(_CJK.findall(residue)) + len(_ENGLISH_WORD.findall(residue))
+    return status if own <= cues.max_residue else None
 
 
 def _expansions(text: str, lexicon: Lexicon) -> tuple[str, ...]:

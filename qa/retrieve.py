@@ -8,7 +8,7 @@ before ranking, so a filter sees every chunk, not the top few.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
@@ -116,11 +116,15 @@ class Retriever:
         weights: Weights | None = None,
         unit_aliases: Mapping[str, str] | None = None,
         off_topic_vectors: np.ndarray | None = None,
+        listings: Mapping[str, Sequence[TaskKey]] | None = None,
     ) -> None:
         self.index = index
         # The subjects the plan does not cover (housing prices, pensions …), as passages: a question
         # closer to one of them than to any sentence of the documents is about that subject.
         self._off_topic_vectors = off_topic_vectors
+        # status -> the tasks a question asking the final plan to list that status gets, in order
+        # (``PlanVersions.listed_tasks``): 正式版新增了哪些任务? pins every task added.
+        self._listings = listings or {}
         self._embed_query = embed_query
         self._tokenizer = tokenizer
         self._counterparts = counterparts
@@ -216,8 +220,9 @@ class Retriever:
         pinned = [p for p in self._pinned(query, filters) if allowed[p]]
         if pinned:
             signals = replace(signals, routed=True)
-            if query.lists_tasks:
-                # Every task the unit leads, whatever k is: a listing cut short would mislead.
+            if query.lists_tasks or query.version_status is not None:
+                # Every task the unit leads (or the final plan added …), whatever k is: a listing
+                # cut short would mislead.
                 return [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned)], signals
         scores = self._apply_intent(scores, query)
         for position, boost in scope.boosts.items() if scope is not None else ():
@@ -321,6 +326,9 @@ class Retriever:
                 other = self._counterparts.get((numbered_in, query.clause))
                 first = first + (self.task_positions(other) if other else [])
             return first
+        if query.version_status is not None:
+            tasks = self._listings.get(query.version_status, ())
+            return [p for key in tasks for p in self.task_positions(key)]
         if query.lists_tasks and query.unit:
             doc_version: Version | None = "draft" if filters.doc == self._plans["draft"] else None
             return self.unit_tasks(query.unit, query.listing_version(doc_version))

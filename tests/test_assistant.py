@@ -26,6 +26,8 @@ QUESTIONS = [
     "计划分几个部分?",
     "第37项",
     "Who is responsible for task 29?",
+    "正式版比草案新增了哪几项任务?",
+    "Which tasks were merged in the final plan?",
 ]
 RETITLED = {
     "current-plan": "某区城市治理三年行动计划(2024-2026年)",
@@ -100,6 +102,19 @@ def test_other_doc_ids_and_plan_titles_give_the_same_answers(
     # the titles really differ, so the comparison above is not trivially true
     assert other.collection.current_plan.title != original.collection.current_plan.title
     assert other.collection.current_plan.doc_id == new_ids[original.collection.current_plan.doc_id]
+
+
+def test_a_follow_up_finds_the_reason_by_role(twins: tuple[Assistant, Assistant, dict[str, str]]) -> None:
+    original, other, new_ids = twins
+    answers = []
+    for assistant, ids in ((original, {d: d for d in new_ids}), (other, new_ids)):
+        plan = ids[original.collection.current_plan.doc_id]
+        listed = assistant.ask("正式版比草案新增了哪几项任务?")
+        why = assistant.ask("为什么加的?", context=listed.context)  # about the first task listed
+        assert why.follows is not None and listed.results[0].doc_id == plan
+        answers.append([(assistant.collection.get(r.doc_id).role, r.clause) for r in why.results])
+    assert answers[0] == answers[1]
+    assert answers[0][0][0] == "participation-report"
 
 
 def test_filters_name_documents_by_their_own_ids(twins: tuple[Assistant, Assistant, dict[str, str]]) -> None:

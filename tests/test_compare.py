@@ -5,12 +5,15 @@ from pathlib import Path
 import pytest
 
 from qa.compare import (
+    REASON_ROLES,
+    PlanVersions,
     TaskPair,
     align_tasks,
     change_reason,
     compare_plans,
     diff_task,
     pair_texts,
+    reason_paragraphs,
     version_note,
 )
 from qa.documents import Collection, Document
@@ -206,3 +209,55 @@ def test_a_removed_task_keeps_its_draft_position_and_a_merge_lists_both() -> Non
     assert got == [(1, 1, "same", ()), (2, None, "removed", ()), (3, 2, "merged", (3, 4))]
     removed = align_tasks(draft, final, ALIASES)[1]
     assert version_note(removed, draft, final, ALIASES) == '草案第2项"建设口袋公园"在正式版中已删除。'
+
+
+def test_listings_name_every_row_of_a_status(collection: Collection) -> None:
+    versions = compare_plans(collection, ALIASES)
+
+    def rows(status: str) -> tuple[tuple[str, int], ...]:
+        return tuple(("plan-final", f) for f, (_, s, _) in ALIGNMENT.items() if s == status)
+
+    assert (
+        versions.listed_tasks("added")
+        == rows("added")
+        == (("plan-final", 29), ("plan-final", 30), ("plan-final", 36))
+    )
+    assert versions.listed_tasks("merged") == rows("merged") == (("plan-final", 31),)
+    assert versions.listed_tasks("renumbered") == rows("renumbered")
+    # Changed: every task with a draft counterpart whose words or lead units differ.
+    assert versions.listed_tasks("changed") == tuple(
+        ("plan-final", f) for f, (drafts, _, changed) in ALIGNMENT.items() if drafts and changed
+    )
+    # Retitled, read from the two plans: 深化精品小区建设, 提升全社会安全防范…, 推动城市治理共同体构建.
+    assert versions.listed_tasks("renamed") == (("plan-final", 10), ("plan-final", 28), ("plan-final", 35))
+    # No task was dropped outright: asked what was removed, the merged row answers.
+    assert versions.listed("removed") == ()
+    assert versions.listing("removed") == ("merged", versions.listed("merged"))
+    assert versions.listed_tasks("removed") == (("plan-final", 31),)
+
+
+def test_a_removed_task_is_listed_by_its_draft_number() -> None:
+    draft = _plan(
+        "plan-draft", ["整治架空线。实现架空线入地率达到90%以上。", "建设口袋公园。三年内新建口袋公园20个。"]
+    )
+    final = _plan("plan-final", ["整治架空线。实现架空线入地率达到90%以上。"])
+    versions = PlanVersions(draft, final, tuple(align_tasks(draft, final, ALIASES)))
+    assert versions.listing("removed")[0] == "removed"
+    assert versions.listed_tasks("removed") == (("plan-draft", 2),)
+    assert versions.listed_tasks("added") == versions.listed_tasks("merged") == ()
+
+
+def test_reason_paragraphs_name_the_task_or_hold_the_reports_item(collection: Collection) -> None:
+    versions = compare_plans(collection, ALIASES)
+    reasons = reason_paragraphs(versions, collection)
+    report = collection.by_role("participation-report").doc_id
+    # 增设“深化电动自行车安全监管”任务 is in the report's first part (public consultation).
+    assert reasons[("plan-final", 29)][0] == (report, "一")
+    # 细化完善“推动社区治理共同体构建”…: the third part (the forum); draft 34 is the same task.
+    assert reasons[("plan-final", 35)] == reasons[("plan-draft", 34)] == ((report, "三"),)
+    assert ("plan-final", 16) not in reasons  # the same in both plans: nothing to explain
+    roles = {d.doc_id: d.role for d in collection.documents}
+    for found in reasons.values():
+        assert found and all(roles[doc] in REASON_ROLES for doc, _ in found)
+    changed = {("plan-final", c.pair.final) for c in versions.changes if c.pair.final is not None}
+    assert {k for k in reasons if k[0] == "plan-final"} <= changed

@@ -62,6 +62,8 @@ def _reading(**fields: object) -> Reading:
         ({"ordinal": 2, "pointer": True}, True),  # 第二个呢?
         ({"listed": True}, False),  # after an abstention, only a question that points at a clause
         ({"listed": True, "pointer": True}, True),  # 这项谁牵头?
+        ({"elsewhere": True}, False),  # When was the plan issued? after a task: the notice was not cited
+        ({"elsewhere": True, "pointer": True}, True),  # 这个是哪天印发的?: it points back all the same
     ],
 )
 def test_when_a_question_follows_on(fields: dict[str, object], expected: bool) -> None:
@@ -177,6 +179,129 @@ def test_an_empty_context_starts_afresh(fake_assistant) -> None:  # noqa: ANN001
     assert fake_assistant.ask("那谁负责?", context=Context()).follows is None
 
 
+# --- why a changed task changed, and English follow-ups -----------------------------------------
+
+
+def _reason_roles(assistant, key: tuple[str, int]) -> list[str]:  # noqa: ANN001
+    return [assistant.collection.get(doc).role for doc, _ in assistant.conversation.reasons[key]]
+
+
+def test_why_a_task_was_added_is_answered_from_the_participation_report(fake_assistant) -> None:  # noqa: ANN001
+    added = fake_assistant.versions.listed_tasks("added")[0]
+    reasons = fake_assistant.conversation.reasons[added]
+    assert _reason_roles(fake_assistant, added)[0] == "participation-report"
+    ctx = {"clauses": [clause_id(added)], "question": "电动自行车那一项草案里有吗?"}
+    for question in (
+        "为什么加的?",
+        "为什么要加这一项?",
+        "为什么?",
+    ):  # the last: the question before asked about versions
+        why = fake_assistant.ask(question, context=ctx)
+        assert why.follows is not None and why.to_dict()["follows"]["clauses"] == [clause_id(added)], question
+        assert (why.results[0].doc_id, why.results[0].clause) == reasons[0], question
+        assert added in {(r.doc_id, r.clause) for r in why.results}  # within reach of 谁牵头?
+    who = fake_assistant.ask("谁牵头?", context=why.context)
+    assert (who.results[0].doc_id, who.results[0].clause) == added and not who.abstained
+
+
+def test_why_about_an_unchanged_subject_stays_with_the_task(fake_assistant) -> None:  # noqa: ANN001
+    added = clause_id(fake_assistant.versions.listed_tasks("added")[0])
+    # Not about the change: the subject was set by a question about the task itself.
+    plain = fake_assistant.ask(
+        "为什么要搞这个?", context={"clauses": [added], "question": "电瓶车在楼道充电谁管?"}
+    )
+    assert (
+        plain.follows is not None and clause_id((plain.results[0].doc_id, plain.results[0].clause)) == added
+    )
+    assert len(plain.results) == 1
+    # A task the same in both plans has no paragraph that explains a change.
+    same = next(p.final for p in fake_assistant.versions.pairs if p.status == "same")
+    assert ("plan-final", same) not in fake_assistant.conversation.reasons
+    kept = fake_assistant.ask("为什么加的?", context={"clauses": [f"plan-final#{same}"]})
+    assert (kept.results[0].doc_id, kept.results[0].clause) == ("plan-final", same)
+
+
+@pytest.mark.parametrize(
+    ("question", "carried", "top"),
+    [
+        # "and …", the count asked and words that point at the report, no subject of its own: the
+        # report's paragraph the previous answer also cited.
+        (
+            "And how many comments came in?",
+            ["consultation-notice#二", "consultation-notice", "participation-report#一"],
+            "participation-report#一",
+        ),
+        (
+            "What was changed because of them?",
+            ["participation-report#一", "participation-report#二"],
+            "participation-report#一",
+        ),
+        # people, like 居民, names nobody in particular: "it" is the questionnaire.
+        (
+            "And how many people took part in it?",
+            ["participation-report#四", "participation-report#五"],
+            "participation-report#四",
+        ),
+        ("who leads it?", ["plan-final#10", "plan-final#25"], "plan-final#10"),
+        ("what about the draft?", ["plan-final#10", "plan-final#25"], "plan-draft#10"),
+        ("Who leads it now?", ["participation-report#二", "plan-final#32"], "plan-final#32"),
+    ],
+)
+def test_english_questions_without_a_subject_follow_on(
+    fake_assistant,  # noqa: ANN001
+    question: str,
+    carried: list[str],
+    top: str,
+) -> None:
+    answer = fake_assistant.ask(question, context={"clauses": carried})
+    assert answer.follows is not None and answer.text.startswith("Following on from: ")
+    assert clause_id((answer.results[0].doc_id, answer.results[0].clause)) == top
+
+
+@pytest.mark.parametrize(
+    ("question", "top"),
+    [
+        ("民意调查呢?", "participation-report#五"),  # the cited part that holds the words it points with
+        ("受访者有多少?", "participation-report#四"),  # both parts hold them: the subject stays
+        ("一共收到几条意见?", "participation-report#一"),
+    ],
+)
+def test_document_words_pick_the_cited_paragraph_that_holds_them(
+    fake_assistant, question: str, top: str
+) -> None:  # noqa: ANN001
+    carried = [
+        "participation-report#四",
+        "consultation-notice#二",
+        "participation-report#五",
+        "participation-report#一",
+    ]
+    if "意见" in question:
+        carried = carried[1:]  # after the notice's deadline
+    answer = fake_assistant.ask(question, context={"clauses": carried})
+    assert answer.follows is not None
+    assert answer.to_dict()["follows"]["clauses"] == [top]
+    assert clause_id((answer.results[0].doc_id, answer.results[0].clause)) == top
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When was the plan issued?",
+        "And what about garbage sorting?",
+        "What about parks?",
+        "How many lifts will be added to old buildings?",
+    ],
+)
+def test_an_english_question_with_a_subject_of_its_own_starts_afresh(fake_assistant, question: str) -> None:  # noqa: ANN001
+    for carried in (["plan-final#29", "plan-final#30", "plan-final#36"], ["participation-report#一"]):
+        answer = fake_assistant.ask(question, context={"clauses": carried})
+        assert answer.follows is None, (question, carried)
+        assert (
+            replace(answer, context=None).to_dict()
+            == replace(fake_assistant.ask(question), context=None).to_dict()
+        )
+
+
 # --- malformed contexts -------------------------------------------------------------------------
 
 
@@ -274,3 +399,33 @@ def test_an_english_conversation(assistant) -> None:  # noqa: ANN001
     who = assistant.ask("Who leads it?", context=first.context)
     assert who.text.startswith('Following on from: task 10 "')
     assert who.results[0].clause == 10
+
+
+def test_a_listing_then_the_second_one_then_who(assistant) -> None:  # noqa: ANN001
+    listed = assistant.versions.listed_tasks("added")
+    first = assistant.ask("Which tasks did the final plan add compared with the draft?")
+    assert [(r.doc_id, r.clause) for r in first.results] == list(listed)
+    second = assistant.ask("Who leads the second one?", context=first.context)
+    assert (second.results[0].doc_id, second.results[0].clause) == listed[1]
+    assert second.to_dict()["follows"]["clauses"] == [clause_id(listed[1])]
+
+
+def test_why_it_was_added_after_a_version_question(assistant) -> None:  # noqa: ANN001
+    first = assistant.ask("“一网统管”平台建设是正式版新加的吗?")
+    subject = (first.results[0].doc_id, first.results[0].clause)
+    assert subject in assistant.versions.listed_tasks("added")
+    why = assistant.ask("为什么要加?", context=first.context)
+    top = why.results[0]
+    assert assistant.collection.get(top.doc_id).role == "participation-report"
+    assert (top.doc_id, top.clause) in assistant.conversation.reasons[subject]
+    who = assistant.ask("谁牵头?", context=why.context)
+    assert (who.results[0].doc_id, who.results[0].clause) == subject
+
+
+def test_english_follow_ups_about_the_consultation(assistant) -> None:  # noqa: ANN001
+    first = assistant.ask("When did the public consultation on the draft end?")
+    count = assistant.ask("And how many comments were made?", context=first.context)
+    assert count.follows is not None
+    assert assistant.collection.get(count.results[0].doc_id).role == "participation-report"
+    new = assistant.ask("And what about garbage sorting?", context=count.context)
+    assert new.follows is None and new.results[0].clause == 20

@@ -177,6 +177,7 @@ def test_who_is_responsible_wants_lead_units(lexicon: Lexicon) -> None:
         "第29项的牵头单位",
         "加装电梯归哪个部门?",
         "Who is responsible for e-bike charging safety?",
+        "Who leads it now?",  # "leads", not only "lead"
     ):
         assert parse(question, lexicon).wants_units, question
     assert not parse("加装电梯多少台?", lexicon).wants_units
@@ -238,6 +239,52 @@ def test_who_leads_a_task_asks_who(lexicon: Lexicon, question: str) -> None:
 def test_unit_with_a_clause_number_does_not_list_tasks(lexicon: Lexicon) -> None:
     q = parse("区房管局负责的第11项讲什么?", lexicon)
     assert (q.unit, q.clause, q.lists_tasks) == ("区房管局", 11, False)
+
+
+@pytest.mark.parametrize(
+    ("question", "status"),
+    [
+        ("正式版比草案新增了哪几项任务?", "added"),
+        ("哪些任务是新加的?", "added"),
+        ("Which tasks are new in the final plan compared with the draft?", "added"),
+        ("Are there any new tasks in the final plan?", "added"),
+        ("正式版删掉了草案的哪些任务?", "removed"),
+        ("Which tasks were dropped from the draft?", "removed"),
+        ("草案里哪些任务被合并了?", "merged"),
+        ("和草案相比,正式版有哪些任务改了名字?", "renamed"),  # 改了名字 is renamed before 改了 is changed
+        ("Which tasks were renamed in the final plan?", "renamed"),
+        ("哪些任务的编号变了?", "renumbered"),
+        ("正式版比草案改了哪些任务?", "changed"),
+        ("哪些任务是草案里没有的?", "added"),  # named by what the other version lacks
+        ("草案里哪些任务正式版中没有?", "removed"),
+        ("Which draft tasks are not in the final plan?", "removed"),
+    ],
+)
+def test_a_question_asks_the_final_plan_to_list_a_status(
+    lexicon: Lexicon, question: str, status: str
+) -> None:
+    q = parse(question, lexicon)
+    assert (q.version_status, q.asks) == (status, "list")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "这一轮行动计划新增了哪些任务?",  # against the previous round's plan: the interpretation answers
+        "哪些任务新增了充电桩?",  # a subject of its own
+        "哪项任务新增了公园?",
+        "正式版哪些地方改了?",  # no task word: what changed in one task
+        "新增了哪些?",
+        "正式版改了什么?",
+        "What was changed because of them?",
+        "Which task covers new parks?",
+        "What changed in the final version?",
+        "草案第30项在正式版合并到哪一项了?",  # a clause number of its own
+        "区房管局新增了哪些任务?",  # a unit's tasks
+    ],
+)
+def test_no_status_listing(lexicon: Lexicon, question: str) -> None:
+    assert parse(question, lexicon).version_status is None
 
 
 def test_without_lexicon_no_unit_and_no_expansion() -> None:
