@@ -211,6 +211,18 @@ def test_a_follow_up_names_its_subject_and_a_new_topic_drops_it(open_page, size)
     assert _ask(page, "那谁负责?").locator(".qa-follows").count() == 0
 
 
+def test_two_browsers_do_not_share_a_conversation(open_page):
+    """Each browser session keeps its own subject: one resident's lifts are not another's."""
+    first, second = open_page(), open_page()  # two browser contexts: two residents
+    _ask(first, ELEVATOR)
+    stranger = _ask(second, "那谁负责?")
+    assert stranger.locator(".qa-follows").count() == 0
+    assert "接上一问" not in stranger.inner_text()
+    own = _ask(first, "那谁负责?")
+    assert own.locator(".qa-follows").inner_text().startswith("接上一问:第10项")
+    assert "区房管局" in own.locator(".qa-lead").inner_text()
+
+
 def test_the_phone_opens_on_the_box_and_example_questions(open_page):
     page = open_page("phone")
     assert _in_view(page, page.locator("#qa-question textarea")) and _in_view(page, page.locator("#qa-ask"))
