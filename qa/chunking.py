@@ -127,6 +127,11 @@ def _free_units(doc: Document, clauses: Sequence[Clause]) -> list[_Unit]:
         elif role == "signature":
             if extendable:
                 units[-1] = _Unit(units[-1].start, end, None, units[-1].section)
+            else:
+                # After a numbered part (二、征求意见截止日期…) the issuer and date stand on their own:
+                # 这份告知是哪天发的? is answered by them, not by the part.
+                units.append(_Unit(start, end, None, section))
+                extendable = True
         else:
             units.append(_Unit(pending[0] if pending else start, end, None, section))
             pending, extendable = [], True

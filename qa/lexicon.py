@@ -80,6 +80,8 @@ class Lexicon:
     # Weak cues that a yes/no question reads as "a few" (能不能多弄几个?), not as asking a number.
     indefinite_cues: frozenset[str] = frozenset()
     version_status: StatusCues = field(default_factory=StatusCues, repr=False)
+    # Words that ask when a document was issued or written (印发, issued): its sign-off answers.
+    dated_cues: tuple[str, ...] = ()
 
     def cue(self, kind: str) -> AskCue | None:
         return next((c for c in self.asks if c.kind == kind), None)
@@ -162,4 +164,10 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
         frozenset([*weak.get("zh", ()), *(w.lower() for w in weak.get("en", ()))]),
         frozenset(asks_data.get("indefinite", {}).get("zh", ())),
         version_status=status_cues,
+        dated_cues=tuple(
+            [
+                *asks_data.get("dated", {}).get("zh", ()),
+                *(w.lower() for w in asks_data.get("dated", {}).get("en", ())),
+            ]
+        ),
     )

@@ -20,7 +20,7 @@ from qa.documents import Collection, Version
 from qa.index import Index
 from qa.plan_format import is_lead_note, is_task_title, strip_heading_number
 from qa.query import Query
-from qa.structure import is_heading
+from qa.structure import is_heading, is_signature
 from qa.tokens import Tokenizer
 from qa.tuned import Weights
 
@@ -143,6 +143,12 @@ class Retriever:
         self._draft = np.array([ch.doc_id == self._plans["draft"] for ch in index.chunks])
         self._final = np.array([ch.doc_id == self._plans["final"] for ch in index.chunks])
         self._has_units = np.array([bool(ch.lead_units) for ch in index.chunks])
+        # A document's sign-off standing as a chunk of its own: its issuer and date, nothing else.
+        self._sign_off = {
+            ch.doc_id: i
+            for i, ch in enumerate(index.chunks)
+            if all(is_signature(line) for line in ch.text.splitlines() if line.strip())
+        }
 
     def plan_id(self, version: Version) -> str:
         return self._plans[version]
@@ -234,7 +240,22 @@ class Retriever:
             scores, allowed & ~np.isin(np.arange(len(scores)), pinned), max(2 * k, _POOL), evidence
         )
         head = [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned)]
-        return self._order_versions(head + pool, query, allowed, evidence)[:k], signals
+        ordered = self._order_versions(head + pool, query, allowed, evidence)
+        return self._sign_off_first(ordered, query, allowed, evidence)[:k], signals
+
+    def _sign_off_first(
+        self, hits: list[Hit], query: Query, allowed: np.ndarray, evidence: _Evidence
+    ) -> list[Hit]:
+        """Asked when a background document was issued (告知是哪天发的?), its sign-off answers: the
+        date it bears, not the dates it speaks of (the consultation's deadline)."""
+        if not query.asks_dated or not hits or isinstance(hits[0].chunk.clause, int):
+            return hits
+        position = self._sign_off.get(hits[0].chunk.doc_id)
+        if position is None or not allowed[position] or position == hits[0].position:
+            return hits
+        sign_off = next((h for h in hits if h.position == position), None)
+        sign_off = sign_off or self._hit(position, hits[0].score, evidence)
+        return [sign_off, *(h for h in hits if h.position != position)]
 
     def _best_sentence_scores(self, qvec: np.ndarray) -> np.ndarray:
         """Each chunk's best sentence similarity to the question (cosine, normalised vectors)."""

@@ -565,3 +565,24 @@ def test_a_plan_subject_is_nearer_the_documents_than_any_subject_they_leave_out(
     hits, signals = assistant.retriever.search(parse_query(question, 500, assistant.lexicon), 5)
     assert signals.off_topic_lead < 0
     assert not assistant.ask(question).abstained
+
+
+@pytest.mark.parametrize(
+    "question, doc_id, date",
+    [
+        ("延长征求意见时间的告知是哪天发的?", "consultation-notice", "2024年6月12日"),
+        ("公众参与情况报告是什么时候形成的?", "participation-report", "2024年8月30日"),
+        ("When was the legality review issued?", "legality-review", "2024年8月20日"),
+    ],
+)
+def test_when_a_document_was_issued_is_its_sign_off(
+    assistant: Assistant, question: str, doc_id: str, date: str
+) -> None:
+    answer = assistant.ask(question)
+    top = answer.results[0]
+    assert top.doc_id == doc_id and top.highlight == date and date in answer.lead
+
+
+def test_a_date_the_notice_speaks_of_is_not_its_sign_off(assistant: Assistant) -> None:
+    answer = assistant.ask("征求意见截止日期是哪天?")
+    assert "2024年6月18日" in answer.results[0].highlight

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from qa.chunking import chunk_collection, chunk_document
-from qa.structure import parse_clauses
+from qa.structure import is_signature, parse_clauses
 
 
 def test_every_chunk_is_an_exact_slice(collection):
@@ -56,9 +56,25 @@ def test_free_paragraphs_keep_headings_and_signatures(collection):
     assert review.text.startswith("经审查") and review.text.endswith("2024年8月20日")
     safeguards = [ch for ch in chunks.values() if ch.doc_id == "plan-draft" and "三、保障措施" in ch.text]
     assert len(safeguards) == 1 and safeguards[0].clause is None
-    # No unsplit chunk is only a heading: each holds a sentence or a whole addressee line.
+    # No unsplit chunk is only a heading: each holds a sentence, a whole addressee line or a sign-off.
     whole = [ch for ch in chunks.values() if "." not in ch.chunk_id]
-    assert all("。" in ch.text or ch.text.endswith(":") for ch in whole)
+    assert all("。" in ch.text or ch.text.endswith(":") or _sign_off(ch.text) for ch in whole)
+
+
+def _sign_off(text: str) -> bool:
+    return all(is_signature(line) for line in text.splitlines() if line.strip())
+
+
+def test_a_sign_off_after_a_numbered_part_is_a_chunk_of_its_own(collection):
+    """The consultation notice ends on its part 二; its issuer and date would otherwise be in no
+    chunk, and 这份告知是哪天发的? could not be answered."""
+    for doc_id, date in (("consultation-notice", "2024年6月12日"), ("participation-report", "2024年8月30日")):
+        doc = collection.get(doc_id)
+        last = chunk_document(doc)[-1]
+        assert last.clause is None and _sign_off(last.text)
+        assert last.text.endswith(date) and doc.text[last.start : last.end] == last.text
+    # after a free paragraph it still joins that paragraph, as before
+    assert not _sign_off(chunk_document(collection.get("legality-review"))[-1].text)
 
 
 def test_default_chunks_keep_every_task_whole(collection):

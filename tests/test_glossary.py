@@ -214,7 +214,8 @@ def test_every_document_has_an_entry(glossary: dict[str, Any], collection: Colle
 
 
 def test_asks_shape(asks: dict[str, Any]) -> None:
-    assert set(asks) == {"_about", "weak", "indefinite", "kinds"}
+    assert set(asks) == {"_about", "weak", "indefinite", "dated", "kinds"}
+    assert asks["dated"]["zh"] and asks["dated"]["en"]
     assert set(asks["indefinite"]["zh"]) <= set(asks["weak"]["zh"]), "an indefinite cue is a weak cue"
     every = {field: {c for spec in asks["kinds"].values() for c in spec[field]} for field in ("zh", "en")}
     for field in ("zh", "en"):
