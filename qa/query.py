@@ -203,12 +203,15 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     elif _DRAFT.search(text):
         version = "draft"
     unit = lists = None
+    focus = find_focus(raw)
     expansions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     off_topic = False
     if lexicon is not None:
         unit = _named_unit(text, lexicon)
-        expansions = _expansions(text, lexicon)
+        # The plan's wording is added for the words of the asking sentence only: a long message's
+        # story (公交车、私家车、电动车全挤在一起) stays context and does not bring its own subjects.
+        expansions = _expansions(normalise(raw[focus[0] : focus[1]]) if focus else text, lexicon)
         roles = tuple(
             role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
@@ -238,7 +241,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         roles=roles,
         off_topic=off_topic,
         asks=asks,
-        focus=find_focus(raw),
+        focus=focus,
         glossary_terms=glossary_terms,
         asks_detail=_asks_detail(text, asks, lexicon),
         about_period=asks == "date" and clause is None and unit is None and bool(_PLAN_PERIOD.search(text)),

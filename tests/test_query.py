@@ -372,3 +372,13 @@ def test_counting_words_are_not_task_numbers(question: str) -> None:
 def test_which_one_task_is_not_a_listing() -> None:
     q = parse_query("加装电梯是房管局的哪一项任务?", lexicon=load_lexicon(CORPUS / "lexicon"))
     assert q.unit == "区房管局" and not q.lists_tasks
+
+
+def test_a_long_messages_story_brings_no_plan_wording_of_its_own(lexicon: Lexicon) -> None:
+    """The asking sentence gets the plan's words for its everyday words; the story stays context."""
+    story = "我家小区门口早上七八点总是堵成一锅粥,公交车、私家车、电动车全挤在一起,上班天天迟到。"
+    q = parse(story + "区里有没有治堵的计划?", lexicon)
+    assert q.focus is not None and q.raw[q.focus[0] : q.focus[1]] == "区里有没有治堵的计划?"
+    assert "电动车" in q.text  # still part of what is searched
+    alone = parse("电动车全挤在一起怎么办?", lexicon)
+    assert alone.expansions and not set(alone.expansions) & set(q.expansions)
