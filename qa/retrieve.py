@@ -194,11 +194,12 @@ class Retriever:
         # Signals over the chunks searched: asked within one document, the question must be
         # covered by that document, not by the whole collection.
         doc_role = self._roles.get(filters.doc) if filters.doc else None
+        # Each chunk's closest sentence: a score of its own in the fusion, and what an off-topic
+        # subject must come closer than.
+        best_sentence = self._best_sentence_scores(qvec) if mode == "full" else None
         off_topic_lead = -1.0
-        if mode == "full" and self._off_topic_vectors is not None and len(self._off_topic_vectors):
-            nearest_sentence = float(
-                (self.index.sentence_vectors[allowed[self._sentence_chunk]] @ qvec).max()
-            )
+        if best_sentence is not None and self._off_topic_vectors is not None and len(self._off_topic_vectors):
+            nearest_sentence = float(best_sentence[allowed].max())
             off_topic_lead = float((self._off_topic_vectors @ qvec).max()) - nearest_sentence
         signals = Signals(
             top_dense=float(dense[allowed].max()),
@@ -218,8 +219,8 @@ class Retriever:
         else:
             w = self.weights.dense
             scores = w * _z(dense) + (1 - w) * _z(lexical)
-            if mode == "full" and self.weights.sentence:
-                scores = scores + self.weights.sentence * _z(self._best_sentence_scores(qvec))
+            if best_sentence is not None and self.weights.sentence:
+                scores = scores + self.weights.sentence * _z(best_sentence)
         if mode != "full":
             return self._top(scores, allowed, k, evidence), signals
 
