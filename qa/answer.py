@@ -17,7 +17,7 @@ from qa.documents import SUPERSEDED_PLAN, Document, Version
 from qa.english import UNOFFICIAL, task_name
 from qa.english import units as english_units
 from qa.lexicon import AskCue, Lexicon
-from qa.plan_format import PLAN_PERIOD, clause_label, is_lead_note, split_sentences
+from qa.plan_format import PLAN_PERIOD, capitalised, clause_label, is_lead_note, split_sentences
 from qa.query import Query
 from qa.retrieve import Filters, Hit, Signals
 from qa.structure import Clause
@@ -333,13 +333,9 @@ def _listing_en(
         return f"The {where} has no task led by {who}."
     scope = "that match the filters" if filtered else f"of the {where}"
     lines = [f"{who} leads (alone or jointly) {len(tasks)} tasks {scope}:"]
-    lines += [_cap(task_name(int(c.clause), c.title, english_name)) for c in tasks]
+    lines += [capitalised(task_name(int(c.clause), c.title, english_name)) for c in tasks]
     lines.append(UNOFFICIAL)
     return "\n".join(lines)
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def filters_notice(filters: Filters, english: bool) -> str:
@@ -469,14 +465,14 @@ def lead_sentence(
         label = clause_label(int(top.clause or 0), en, superseded=top.superseded)
         if en:
             title = lexicon.english(top.title) or top.title
-            return f'{label[0].upper()}{label[1:]} "{title}" is led by {_units(top, lexicon, True)}.'
+            return f'{capitalised(label)} "{title}" is led by {_units(top, lexicon, True)}.'
         return f"{label} {top.title}的牵头单位是:{_units(top, lexicon, False)}。"
     if isinstance(top.clause, int) and top.version is not None:
         label = clause_label(top.clause, en, superseded=top.superseded)
         title = (lexicon.english(top.title) or top.title) if en else top.title
         units = _units(top, lexicon, en)
         if en:
-            where = f'{label[0].upper()}{label[1:]} "{title}"' + (f" (led by {units})" if units else "")
+            where = f'{capitalised(label)} "{title}"' + (f" (led by {units})" if units else "")
         else:
             where = f"{label} {title}" + (f"({units}牵头)" if units else "")
     else:
@@ -514,7 +510,7 @@ def dropped_lead(final: Result, draft: Result, lexicon: Lexicon, english: bool) 
     if english:
         title = lexicon.english(final.title) or final.title
         return (
-            f'{draft_label[0].upper()}{draft_label[1:]} said "{words}" (quoted in Chinese, superseded); '
+            f'{capitalised(draft_label)} said "{words}" (quoted in Chinese, superseded); '
             f'{final_label} "{title}" of the final plan does not keep these words as they were.'
         )
     return f"{draft_label}写的“{words}”(草案原文,已被正式版取代),正式版{final_label} {final.title}没有原样保留这句话。"
@@ -529,6 +525,6 @@ def also_answers(second: Result, lexicon: Lexicon, english: bool) -> str:
     if english:
         title = lexicon.english(second.title) or second.title
         led = f" (led by {units})" if units else ""
-        return f' See also {label[0].upper()}{label[1:]} "{title}"{led}: {words} (quoted in Chinese)'
+        return f' See also {capitalised(label)} "{title}"{led}: {words} (quoted in Chinese)'
     led = f"({units}牵头)" if units else ""
     return f"另见{label} {second.title}{led}:{words}"

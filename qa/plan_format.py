@@ -30,6 +30,7 @@ __all__ = [
     "is_task_title",
     "split_sentences",
     "clause_label",
+    "capitalised",
 ]
 
 CN_NUMERALS = "一二三四五六七八九十"
@@ -134,3 +135,8 @@ def clause_label(number: int, english: bool = False, superseded: bool = False) -
     if english:
         return f"draft task {number}" if superseded else f"task {number}"
     return f"草案第{number}项" if superseded else f"第{number}项"
+
+
+def capitalised(text: str) -> str:
+    """English that starts a sentence: "task 10" becomes "Task 10"."""
+    return text[:1].upper() + text[1:]

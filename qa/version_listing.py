@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from qa.compare import ListedStatus, TaskPair
 from qa.english import UNOFFICIAL, task_name
-from qa.plan_format import clause_label
+from qa.plan_format import capitalised, clause_label
 from qa.version_notes import EnglishName
 
 __all__ = ["version_listing"]
@@ -68,7 +68,7 @@ def _line(
             line += f"; merged from {' and '.join(drafts)}" if english else f"(由{'和'.join(drafts)}合并而成)"
         elif shown in ("renamed", "renumbered"):
             line += f"; was {drafts[0]}" if english else f"(原为{drafts[0]})"
-    return line[:1].upper() + line[1:] if english else line
+    return capitalised(line) if english else line
 
 
 def version_listing(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from qa.plan_format import clause_label
+from qa.plan_format import capitalised, clause_label
 
 __all__ = [
     "Change",
@@ -133,9 +133,7 @@ def _chinese_change(change: Change) -> str:
 def _english(note: VersionNote, english_name: EnglishName) -> str:
     if note.kind == "removed":
         number, title = note.drafts[0]
-        return (
-            f'{_cap(clause_label(number, True, superseded=True))} "{title}" was deleted from the final plan.'
-        )
+        return f'{capitalised(clause_label(number, True, superseded=True))} "{title}" was deleted from the final plan.'
     if note.kind == "new":
         head = "New in the final plan; the draft had no such task."
         if note.known:
@@ -147,11 +145,11 @@ def _english(note: VersionNote, english_name: EnglishName) -> str:
         numbers = [str(n) for n, _ in note.drafts]
         titles = " and ".join(f'"{title}"' for _, title in note.drafts)
         head = (
-            f"{_cap(clause_label(note.final, True))} of the final plan merges draft tasks "
+            f"{capitalised(clause_label(note.final, True))} of the final plan merges draft tasks "
             f"{' and '.join(numbers)} ({titles}). "
         )
     elif note.renumbered:
-        head = f"{_cap(clause_label(note.drafts[0][0], True, superseded=True))} is {clause_label(note.final, True)} in the final plan. "
+        head = f"{capitalised(clause_label(note.drafts[0][0], True, superseded=True))} is {clause_label(note.final, True)} in the final plan. "
     if not note.changes:
         return head + (
             "Text unchanged."
@@ -180,7 +178,3 @@ def _english_change(change: Change, english_name: EnglishName) -> str:
 def unit_names(units: Sequence[str], english_name: EnglishName) -> str:
     """Units in English with the Chinese name in brackets: District Housing Administration (区房管局)."""
     return ", ".join(f"{name} ({u})" if (name := english_name(u)) else u for u in units)
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]

@@ -18,8 +18,8 @@ from qa import english as english_names
 from qa.answer import Answer, Result
 from qa.compare import DiffSpan, TaskChange, TaskPair
 from qa.documents import VERSION_LABELS, Collection, Document
+from qa.plan_format import capitalised, strip_heading_number
 from qa.plan_format import clause_label as task_label
-from qa.plan_format import strip_heading_number
 from qa.query import is_english
 from qa.structure import Clause
 from qa.version_notes import EnglishName
@@ -281,7 +281,7 @@ def clause_label(clause: int | str | None, title: str, english: bool = False) ->
     """Plain text: "第10项 升级…" for a task, "一、title" for a numbered part, else the title."""
     if isinstance(clause, int):
         label = task_label(clause, english)
-        return f"{label[:1].upper()}{label[1:]} {title}"
+        return f"{capitalised(label)} {title}"
     if clause:
         return f"{clause}、{title}" if title else str(clause)
     return title
@@ -374,7 +374,9 @@ def render_result(
     if names and result.clause is not None:
         # the documents' own citation tells a question (问五:…) from a part (五、…)
         label = result.citation.removeprefix(doc.cite_title)
-        heading = _mixed(_capital(english_names.clause_name(result.clause, result.title, label, names)), True)
+        heading = _mixed(
+            capitalised(english_names.clause_name(result.clause, result.title, label, names)), True
+        )
     else:
         heading = _e(clause_label(result.clause, result.title, english))
     parts = [
@@ -398,10 +400,6 @@ def render_result(
         parts.append(_note(result.version_note, english))
     parts.append("</article>")
     return "".join(parts)
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def render_notice(message: str) -> str:
@@ -481,7 +479,7 @@ def render_clause(
     names = english_name if english else None
     doc_name = english_names.document_name(doc.title, doc.cite_title, names) if names else doc.cite_title
     if names and isinstance(clause.clause, int):
-        heading = _mixed(_capital(english_names.task_name(clause.clause, clause.title, names)), True)
+        heading = _mixed(capitalised(english_names.task_name(clause.clause, clause.title, names)), True)
     else:
         heading = _e(clause_label(clause.clause, clause.title, english))
     parts = [

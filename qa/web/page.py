@@ -44,7 +44,7 @@ from qa.assistant import Assistant  # noqa: E402
 from qa.compare import TaskPair, diff_task, pair_texts  # noqa: E402
 from qa.documents import VERSION_LABELS, Version  # noqa: E402
 from qa.errors import QAError  # noqa: E402
-from qa.plan_format import clause_label  # noqa: E402
+from qa.plan_format import capitalised, clause_label  # noqa: E402
 from qa.query import is_english, normalise, parse_query  # noqa: E402
 from qa.targets import numbered_targets  # noqa: E402
 from qa.web.cards import (  # noqa: E402
@@ -762,7 +762,7 @@ class Page:
         found = set(self.matching(plan, search))
         rows = [r for r in self._rows[plan] if int(r.clause.clause) in found]
         label = _VERSION_NAMES[ui][plan]
-        count = self.text(ui, "count", label=_capital(label), total=len(self._rows[plan]))
+        count = self.text(ui, "count", label=capitalised(label), total=len(self._rows[plan]))
         lines: list[str] = []
         if search:
             count += self.text(ui, "matches", search=search, n=len(rows))
@@ -837,7 +837,7 @@ class Page:
                     status = self.text(ui, "merged", drafts=drafts)
                 elif pair.status == "renumbered" and pair.draft is not None:
                     status = self.text(ui, "renumbered", draft=clause_label(pair.draft, en, superseded=True))
-                label = f"{_capital(clause_label(pair.final, en))} {pair.final_title}({status})"
+                label = f"{capitalised(clause_label(pair.final, en))} {pair.final_title}({status})"
             out.append((label, _pair_key(pair)))
         return out
 
@@ -940,10 +940,6 @@ def _context(turns: list[dict[str, Any]] | None) -> dict[str, Any] | None:
         return None
     context = turns[-1]["answer"].get("context")
     return context if isinstance(context, dict) else None
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 # ---------------------------------------------------------------------------------------------
