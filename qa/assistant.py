@@ -47,6 +47,12 @@ from qa.version_listing import version_listing
 __all__ = ["Assistant"]
 
 
+def _listed_lead(listed: str) -> str:
+    """A listing's lead is the list itself, its heading and every task it names: the tasks are
+    the answer. The note that English names are unofficial stays in the text only."""
+    return "\n".join(line for line in listed.split("\n") if line != english.UNOFFICIAL)
+
+
 class Assistant:
     """Loads the corpus, the embedder and the index once; answers any number of questions."""
 
@@ -230,11 +236,11 @@ class Assistant:
         if query.version_status is not None:
             listed = self._version_listing(query, results)
             if listed is not None:
-                return reply(abstained, listed, results, "", listing=True)
+                return reply(abstained, listed, results, _listed_lead(listed), listing=True)
         if query.lists_tasks and query.unit:
             listed = self._listing(query, filters)
             if listed is not None:
-                return reply(abstained, listed, results, "", listing=True)
+                return reply(abstained, listed, results, _listed_lead(listed), listing=True)
         if not results and filters:
             return reply(True, filters_notice(filters, query.english), [], "")
         lead = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from qa import english
 from qa.compare import TaskPair
 from qa.conversation import clause_id
 from qa.version_listing import version_listing
@@ -40,12 +41,14 @@ def test_a_listing_returns_exactly_the_tasks_with_that_status(
     assert answer.query.version_status == status
     assert _keys(answer) == expected
     assert answer.listing and not answer.abstained and answer.coverage == "answered"
-    assert answer.lead == answer.text.split("\n")[0]
+    assert answer.text.startswith(answer.lead)
     shown, pairs = versions.listing(status)
     titles = [p.final_title or p.draft_title for p in pairs]
     if answer.english:
         titles = [fake_assistant.lexicon.english(t) or t for t in titles]
-    assert all(t in answer.text for t in titles)
+    # the tasks are the answer: the lead names every one of them, not only the heading over them
+    assert all(t in answer.lead for t in titles)
+    assert english.UNOFFICIAL not in answer.lead
     assert len(answer.text.split("\n")) >= len(pairs) + 1
     if shown != status:  # nothing removed outright: said, then the merged tasks
         assert answer.text.startswith("正式版没有整项删除草案中的任务。")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from qa.evaluation.gold import GoldQuestion
-from qa.plan_format import LEAD_NOTE, is_lead_note, lead_units_of
+from qa.plan_format import LEAD_NOTE, TASK_NUMBER, clause_label, is_lead_note, lead_units_of
 
 if TYPE_CHECKING:
     from qa.answer import Answer
@@ -47,9 +47,15 @@ def _ratio(hits: int, total: int) -> float | None:
 def _holds(lead: str, evidence: str, english_name: Callable[[str], str | None]) -> bool:
     """Whether the lead holds the evidence: whole, or, for a 牵头单位 note, every unit it names
     (the lead says "第29项 …(区应急局、…牵头)" rather than quoting the raw note; an English lead
-    names them in English)."""
+    names them in English), or, for a task's numbered title ("29.深化…"), the task as a lead
+    names it: its number and its title ("第29项 深化…", "Task 29 "Tighten…"")."""
     if evidence in lead:
         return True
+    if (number := TASK_NUMBER.match(evidence)) is not None:
+        n, title = int(number.group().strip(" .")), evidence[number.end() :].strip().rstrip("。")
+        return (clause_label(n) in lead and title in lead) or (
+            clause_label(n, english=True) in lead.lower() and (english_name(title) or title) in lead
+        )
     units = lead_units_of(evidence) if is_lead_note(evidence) or LEAD_NOTE.search(evidence) else ()
     return bool(units) and all(u in lead or (english_name(u) or u) in lead for u in units)
 
