@@ -155,10 +155,11 @@ def quote(result: Result, english: bool = False) -> str:
 _DOCUMENT_NAME = re.compile(r"《[^》]*》")
 
 
-def _holds_kind(sentence: str, patterns: Sequence[re.Pattern[str]]) -> bool:
+def _holds_kind(sentence: str, patterns: Sequence[re.Pattern[str]], in_names: bool = False) -> bool:
     """Whether the sentence holds what the patterns find, outside the documents it names: the
-    "2024-2026年" in 《…三年行动计划(2024-2026年)》 is not the date a notice was issued."""
-    bare = _DOCUMENT_NAME.sub("", sentence)
+    "2024-2026年" in 《…三年行动计划(2024-2026年)》 is not the date a notice was issued. A kind
+    whose answer is itself a name (借鉴了哪个文件?) searches the names too."""
+    bare = sentence if in_names else _DOCUMENT_NAME.sub("", sentence)
     return any(p.search(bare) for p in patterns)
 
 
@@ -189,7 +190,7 @@ def asked_sentence(
             tiers.insert(1, (cue.states, spans))
     for patterns, candidates in tiers:
         for start, end in candidates:
-            if patterns and _holds_kind(text[start:end], patterns):
+            if patterns and _holds_kind(text[start:end], patterns, cue.in_names):
                 return start, end
     return None
 
@@ -419,13 +420,13 @@ def coverage_of(
         or query.version_status is not None
     ):
         return "answered"
-    # A background document's other paragraphs may hold it; another task of a plan does not.
-    same_doc = (
+    # Another background paragraph among the results may hold it; another task of a plan does not.
+    holders = (
         [top]
         if isinstance(top.chunk.clause, int)
-        else [h for h in hits if h.chunk.doc_id == top.chunk.doc_id]
+        else [h for h in hits if not isinstance(h.chunk.clause, int)]
     )
-    return "answered" if any(asked_sentence(h, cue, True, margin) for h in same_doc) else "partial"
+    return "answered" if any(asked_sentence(h, cue, True, margin) for h in holders) else "partial"
 
 
 def _units(result: Result, lexicon: Lexicon, english: bool) -> str:

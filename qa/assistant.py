@@ -205,13 +205,8 @@ class Assistant:
             # The result that holds what was asked comes first: an address two paragraphs below
             # the consultation's dates, in the same notice.
             holder = next((i for i, h in enumerate(hits) if asked_sentence(h, cue)), 0)
-            top_chunk = hits[0].chunk
-            # Only paragraphs of one background document trade places; a task stays a task.
-            if (
-                holder
-                and hits[holder].chunk.doc_id == top_chunk.doc_id
-                and not isinstance(top_chunk.clause, int)
-            ):
+            # Only paragraphs of background documents trade places; a task stays a task.
+            if holder and not any(isinstance(h.chunk.clause, int) for h in hits[: holder + 1]):
                 order = [holder, *(i for i in range(len(results)) if i != holder)]
                 results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]
         not_stated = None

@@ -25,7 +25,9 @@ __all__ = [
 ]
 
 # What a question asks for; asks.json lists them most specific first.
-AskKind = Literal["amount", "date", "count", "contact", "who", "place", "why", "how", "list", "yesno", "what"]
+AskKind = Literal[
+    "amount", "date", "count", "contact", "source", "who", "place", "why", "how", "list", "yesno", "what"
+]
 ASK_KINDS: tuple[AskKind, ...] = get_args(AskKind)
 VERSION_STATUS_FILE = "version_status.json"
 
@@ -41,6 +43,7 @@ class AskCue:
     strict: tuple[str, ...] = ()  # cues that ask for the detail itself (多少钱, not 钱), zh and en
     states: tuple[re.Pattern[str], ...] = ()  # a sentence that matches one states the detail
     patterns: tuple[re.Pattern[str], ...] = ()  # cues as regexes (哪18条路)
+    in_names: bool = False  # the answer is a document's name (《…》), so names are searched too
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
             ),
             tuple(re.compile(p) for p in v.get("states", ())),
             tuple(re.compile(p) for p in v.get("patterns", ())),
+            bool(v.get("in_names", False)),
         )
         for kind, v in kinds.items()
         if kind in ASK_KINDS

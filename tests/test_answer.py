@@ -459,6 +459,8 @@ def test_a_tasks_title_is_never_quoted_as_what_it_says(assistant: Assistant) -> 
         ("寄书面意见,邮编写多少?", "邮编:200050"),
         ("景观照明以哪几个地方为亮点?", "以延安高架、苏州河两岸、中山公园区域为亮点"),
         ("使用满几年的老旧住宅电梯要做安全风险评估?", "使用满15年"),
+        # a document question is answered by a name that is not the plan's own
+        ("起草草案的时候参照了哪个文件?", "《上海城市管理精细化三年行动计划(2024—2026年)》"),
     ],
 )
 def test_the_detail_asked_for_is_in_the_lead(assistant: Assistant, question: str, words: str) -> None:
@@ -586,3 +588,14 @@ def test_when_a_document_was_issued_is_its_sign_off(
 def test_a_date_the_notice_speaks_of_is_not_its_sign_off(assistant: Assistant) -> None:
     answer = assistant.ask("征求意见截止日期是哪天?")
     assert "2024年6月18日" in answer.results[0].highlight
+
+
+def test_a_document_question_takes_the_background_paragraph_that_names_one(assistant: Assistant) -> None:
+    """The legality review reads most like "根据什么文件" (文件, 法规, 政策规定) but names no
+    document; the interpretation's paragraph that names the city's documents answers first."""
+    answer = assistant.ask("这个计划是根据什么文件制定的?")
+    assert answer.asks == "source" and answer.coverage == "answered"
+    top = answer.results[0]
+    assert top.doc_id != "legality-review"
+    assert "《中共上海市委" in top.highlight or "《上海城市管理" in top.highlight
+    assert top.highlight in answer.lead

@@ -21,7 +21,20 @@ LEXICON_DATA = load_lexicon(LEXICON)
 
 GLOSSARY_KINDS = ("task-title", "unit", "document", "section", "measure", "object", "process", "time")
 # Most specific first: a question takes the first kind with a cue in it.
-ASK_KINDS = ("amount", "date", "count", "contact", "who", "place", "why", "how", "list", "yesno", "what")
+ASK_KINDS = (
+    "amount",
+    "date",
+    "count",
+    "contact",
+    "source",
+    "who",
+    "place",
+    "why",
+    "how",
+    "list",
+    "yesno",
+    "what",
+)
 PLANS = ("final", "draft")
 
 # The short name each document goes by, as its own text (or, for the legality review, its title) writes it;
@@ -49,6 +62,8 @@ ASKED = [
     ("How many lifts will be installed?", "count"),
     ("意见寄到哪里?", "contact"),
     ("Where do I send comments?", "contact"),
+    ("草案起草时借鉴了哪个文件?", "source"),
+    ("Which documents is the plan based on?", "source"),
     ("电瓶车充电谁负责?", "who"),
     ("Which department is in charge of e-bikes?", "who"),
     ("哪些地方要建绿道?", "place"),
@@ -223,7 +238,11 @@ def test_asks_shape(asks: dict[str, Any]) -> None:
     assert isinstance(asks["_about"], str) and asks["_about"].strip()
     assert tuple(asks["kinds"]) == ASK_KINDS, "kinds run from most specific to least; see _about"
     for kind, spec in asks["kinds"].items():
-        assert set(spec) - {"missing", "strict", "states", "patterns"} == {"zh", "en", "answers"}, kind
+        assert set(spec) - {"missing", "strict", "states", "patterns", "in_names"} == {
+            "zh",
+            "en",
+            "answers",
+        }, kind
         if "missing" in spec:  # what an answer says is not stated, in both languages
             assert set(spec["missing"]) == {"zh", "en"} and all(spec["missing"].values()), kind
             # only a strict cue may lead to "not stated", and a narrower pattern decides it

@@ -59,7 +59,7 @@ KINDS = (
 )
 CONVERSATION_KINDS = ("follow-up",)
 # What a question asks for: the sentence that answers it is of this sort.
-ASKS = ("amount", "count", "date", "who", "contact", "place", "how", "why", "list", "yesno", "what")
+ASKS = ("amount", "count", "date", "who", "contact", "source", "place", "how", "why", "list", "yesno", "what")
 # How far the documents answer a question: fully, in part (``missing`` says what is not there), not at all.
 COVERAGES = ("answered", "partial", "none")
 
