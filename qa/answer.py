@@ -17,7 +17,15 @@ from qa.documents import SUPERSEDED_PLAN, Document, Version
 from qa.english import UNOFFICIAL, task_name
 from qa.english import units as english_units
 from qa.lexicon import AskCue, Lexicon
-from qa.plan_format import PLAN_PERIOD, capitalised, clause_label, is_lead_note, split_sentences
+from qa.overlap import shared_pairs
+from qa.plan_format import (
+    DOCUMENT_NAME,
+    PLAN_PERIOD,
+    capitalised,
+    clause_label,
+    is_lead_note,
+    split_sentences,
+)
 from qa.query import Query
 from qa.retrieve import Filters, Hit, Signals
 from qa.structure import Clause
@@ -39,6 +47,7 @@ __all__ = [
     "filters_notice",
     "dropped_lead",
     "also_answers",
+    "asked_sentence",
     "NO_ANSWER_ZH",
     "NO_ANSWER_EN",
 ]
@@ -152,19 +161,20 @@ def quote(result: Result, english: bool = False) -> str:
     return "\n".join(lines)
 
 
-_DOCUMENT_NAME = re.compile(r"《[^》]*》")
-
-
 def _holds_kind(sentence: str, patterns: Sequence[re.Pattern[str]], in_names: bool = False) -> bool:
     """Whether the sentence holds what the patterns find, outside the documents it names: the
     "2024-2026年" in 《…三年行动计划(2024-2026年)》 is not the date a notice was issued. A kind
     whose answer is itself a name (借鉴了哪个文件?) searches the names too."""
-    bare = sentence if in_names else _DOCUMENT_NAME.sub("", sentence)
+    bare = sentence if in_names else DOCUMENT_NAME.sub("", sentence)
     return any(p.search(bare) for p in patterns)
 
 
 def asked_sentence(
-    hit: Hit, cue: AskCue | None, stated: bool = False, margin: float | None = None
+    hit: Hit,
+    cue: AskCue | None,
+    stated: bool = False,
+    margin: float | None = None,
+    asked: Mapping[str, float] | None = None,
 ) -> tuple[int, int] | None:
     """The sentence of the hit that holds what was asked (a figure, a date, an address …), the
     closest to the question among those that do; None when no sentence of the chunk holds it.
@@ -174,7 +184,10 @@ def asked_sentence(
     the former. With a ``margin``, only sentences about as close to the question as the closest
     one are taken: the 5000户 meters' "三年内" does not answer when the 瓶改管 sentence is what was
     asked about. A background document's line that states the detail (a date, an e-mail address)
-    is taken however little it reads like the question.
+    is taken however little it reads like the question. Given the question's word pairs
+    (``asked``), a background paragraph's sentences that share more of them than the closest one
+    are tried first, most first: "区府办主任是谁" is the sentence with 区府办主任, though the one
+    before it names people too.
     """
     if cue is None or not (cue.answers or cue.states):
         return hit.sentence
@@ -182,6 +195,14 @@ def asked_sentence(
     spans = list(hit.sentences) + [s for s in split_sentences(text) if s not in hit.sentences]
     task = isinstance(hit.chunk.clause, int)
     near = spans if margin is None else list(hit.close_to_best(margin))
+    if asked and not task and spans:
+        shared = {span: shared_pairs(text[span[0] : span[1]], asked, cue) for span in spans}
+        closest = shared[spans[0]]
+        more = sorted((s for s in spans if shared[s] > closest), key=lambda s: -shared[s])
+        near, spans = (
+            [*more, *(s for s in near if s not in more)],
+            [*more, *(s for s in spans if s not in more)],
+        )
     if stated:
         tiers = [(cue.states or cue.answers, near if task else spans)]
     else:
@@ -201,7 +222,11 @@ _SAID_IN_BACKGROUND = ("who", "why", "how")
 
 
 def _highlight(
-    hit: Hit, query: Query, cue: AskCue | None = None, margin: float | None = None
+    hit: Hit,
+    query: Query,
+    cue: AskCue | None = None,
+    margin: float | None = None,
+    asked: Mapping[str, float] | None = None,
 ) -> tuple[int, int]:
     """What of the chunk answers the question, as offsets into its text.
 
@@ -216,7 +241,7 @@ def _highlight(
         if cue is not None and (
             cue.missing is not None or (cue.kind in _SAID_IN_BACKGROUND and not isinstance(chunk.clause, int))
         ):
-            return asked_sentence(hit, cue, margin=margin) or hit.sentence
+            return asked_sentence(hit, cue, margin=margin, asked=asked) or hit.sentence
         return hit.sentence
     sentences = split_sentences(chunk.text)
     notes = [s for s in sentences if is_lead_note(chunk.text[s[0] : s[1]])]
@@ -238,13 +263,14 @@ def to_result(
     current_tasks: int,
     cue: AskCue | None = None,
     margin: float | None = None,
+    asked: Mapping[str, float] | None = None,
 ) -> Result:
     """The result a hit becomes: its chunk, the words that answer, its citation and version note.
 
     ``margin``: how much less close to the question than the closest sentence the sentence that
     holds what was asked may be (``Thresholds.evidence_margin``)."""
     ch = hit.chunk
-    hs, he = _highlight(hit, query, cue, margin)
+    hs, he = _highlight(hit, query, cue, margin, asked)
     note = notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
     if note is None and doc.role == SUPERSEDED_PLAN:
         note = (

@@ -7,6 +7,7 @@ no module builds these again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import cached_property
 
@@ -34,8 +35,9 @@ from qa.documents import Collection, Document, Version, load_collection
 from qa.embedders import Embedder, load_embedder
 from qa.errors import InvalidQuestion
 from qa.index import Index, ensure_index
-from qa.lexicon import Lexicon, load_lexicon
-from qa.plan_format import strip_heading_number
+from qa.lexicon import AskCue, Lexicon, load_lexicon
+from qa.overlap import asked_pairs, pair_weights, shared_pairs
+from qa.plan_format import split_sentences, strip_heading_number
 from qa.query import Query, parse_query
 from qa.retrieve import MODES, Filters, Hit, Mode, Retriever
 from qa.settings import Settings, check_k, load_settings
@@ -51,6 +53,35 @@ def _listed_lead(listed: str) -> str:
     """A listing's lead is the list itself, its heading and every task it names: the tasks are
     the answer. The note that English names are unofficial stays in the text only."""
     return "\n".join(line for line in listed.split("\n") if line != english.UNOFFICIAL)
+
+
+# Kinds whose cue patterns are too broad to tell one paragraph from another.
+_BROAD_KINDS = ("yesno", "what", "list", "why", "how")
+
+
+def _holder(hits: list[Hit], cue: AskCue, asked: Mapping[str, float]) -> int:
+    """Which of the leading background paragraphs answers first. When the first holds nothing of
+    what was asked, the first that does (the paragraph naming the documents a plan draws on,
+    after the legality review that reads like the question). Otherwise, within the first's
+    document, the paragraph whose sentence holding it shares the most word pairs with the
+    question (who gave the report the meeting heard, not who it sent the plan to). 0 keeps
+    retrieval's order; a task never trades places."""
+    if cue.kind in _BROAD_KINDS and cue.missing is None:
+        return 0
+    shared: list[float] = []
+    for hit in hits:
+        if isinstance(hit.chunk.clause, int):
+            break
+        span = asked_sentence(hit, cue, asked=asked)
+        shared.append(-1.0 if span is None else shared_pairs(hit.chunk.text[span[0] : span[1]], asked, cue))
+    if not shared:
+        return 0
+    if shared[0] < 0:
+        holds = [i for i, n in enumerate(shared) if n >= 0]
+        return holds[0] if holds and cue.missing is not None else 0
+    same = [i for i in range(len(shared)) if hits[i].chunk.doc_id == hits[0].chunk.doc_id]
+    best = max(same, key=lambda i: (shared[i], -i))
+    return best if shared[best] > shared[0] else 0
 
 
 class Assistant:
@@ -106,6 +137,15 @@ class Assistant:
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_queries([text])[0]
+
+    @cached_property
+    def pair_weights(self) -> dict[str, float]:
+        """How rare each character pair is among the documents' sentences (``qa.overlap``)."""
+        texts = [doc.text for doc in self.collection.documents]
+        return pair_weights(
+            (text[s:e] for text in texts for s, e in split_sentences(text)),
+            (self.collection.plan(version).title for version in ("final", "draft")),
+        )
 
     @cached_property
     def doc_ids(self) -> list[str]:
@@ -176,6 +216,7 @@ class Assistant:
             hits, signals = self.retriever.search(query, k, filters, mode, follow.scope)
             signals = replace(signals, routed=True)
         cue = self.lexicon.cue(query.asks) if mode == "full" else None
+        asked = asked_pairs(query, self.pair_weights)
         current = self.collection.current_plan
         results = [
             to_result(
@@ -188,6 +229,7 @@ class Assistant:
                 len(self.tasks("final")),
                 cue,
                 self.thresholds.evidence_margin,
+                asked,
             )
             for rank, hit in enumerate(hits, start=1)
         ]
@@ -201,12 +243,9 @@ class Assistant:
         missing = missing_task(query, numbered, self.tasks(query.numbered_version))
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
         coverage = coverage_of(query, hits, cue, abstained, self.thresholds.evidence_margin)
-        if coverage == "answered" and cue is not None and cue.missing is not None and results:
-            # The result that holds what was asked comes first: an address two paragraphs below
-            # the consultation's dates, in the same notice.
-            holder = next((i for i, h in enumerate(hits) if asked_sentence(h, cue)), 0)
-            # Only paragraphs of background documents trade places; a task stays a task.
-            if holder and not any(isinstance(h.chunk.clause, int) for h in hits[: holder + 1]):
+        if coverage == "answered" and cue is not None and results and not query.asks_dated:
+            holder = _holder(hits, cue, asked)
+            if holder:
                 order = [holder, *(i for i in range(len(results)) if i != holder)]
                 results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]
         not_stated = None

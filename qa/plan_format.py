@@ -64,6 +64,8 @@ QUESTION_LINE = re.compile(r"(\d+)\.(?=.+\?\s*$)")
 _HEADING_NUMBER = re.compile(rf"^\(?[{CN_NUMERALS}]+[)、]")
 # The period a plan's title gives: "(2024-2026年)".
 PLAN_PERIOD = re.compile(r"(\d{4})\s*[-—–]\s*(\d{4})年")
+# A document named in a sentence: 《上海城市管理精细化三年行动计划(2024-2026年)》.
+DOCUMENT_NAME = re.compile(r"《[^》]*》")
 # A sentence keeps its closing mark; a line break also ends one.
 _SENTENCE = re.compile(r"[^。;;!!??\n]+(?:[。;;!!??]|(?=\n)|$)")
 _LEAD_UNIT_SEPARATOR = "、"

@@ -146,7 +146,7 @@ class Query:
     focus: tuple[int, int] | None = None
     glossary_terms: tuple[str, ...] = ()  # the plan's words an English question names (glossary)
     about_period: bool = False  # asks when the plan itself runs or ends
-    asks_dated: bool = False  # asks when a document was issued or written (告知是哪天发的?)
+    asks_dated: bool = False  # asks when or by whom a document was issued (告知是哪天发的? 谁印发的?)
     asks_detail: bool = False  # asks for the detail itself (多少钱, 哪些街道), not only its subject
 
     @property
@@ -245,7 +245,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         glossary_terms=glossary_terms,
         asks_detail=_asks_detail(text, asks, lexicon),
         about_period=asks == "date" and clause is None and unit is None and bool(_PLAN_PERIOD.search(text)),
-        asks_dated=asks == "date"
+        asks_dated=asks in ("date", "who")
         and lexicon is not None
         and any(_mentions(text.lower(), w) for w in lexicon.dated_cues),
     )

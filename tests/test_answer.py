@@ -599,3 +599,36 @@ def test_a_document_question_takes_the_background_paragraph_that_names_one(assis
     assert top.doc_id != "legality-review"
     assert "《中共上海市委" in top.highlight or "《上海城市管理" in top.highlight
     assert top.highlight in answer.lead
+
+
+@pytest.mark.parametrize(
+    "question, words",
+    [
+        ("常务会议那天区府办主任是谁去的?", "区府办主任徐海生出席会议"),
+        ("区政府常务会议是谁主持的?", "区长侯继军主持召开"),
+        ("常务会议上是哪个单位做的情况汇报?", "会议听取区建设管理委"),
+    ],
+)
+def test_of_two_sentences_naming_people_the_one_sharing_the_questions_words_answers(
+    assistant: Assistant, question: str, words: str
+) -> None:
+    """The minutes name the chair, those attending, whose report was heard and whom the plan goes
+    to next; the question's own words (主持, 区府办主任, 汇报) say which of them is asked about."""
+    answer = assistant.ask(question)
+    assert answer.results[0].doc_id == "meeting-minutes"
+    assert words in answer.results[0].highlight and words in answer.lead
+
+
+def test_a_figure_question_takes_the_paragraph_that_shares_its_words(assistant: Assistant) -> None:
+    """The participation report's paragraphs all speak of the draft; 问卷 and 受访者 pick the survey's."""
+    answer = assistant.ask("问卷里多少受访者了解草案?")
+    assert "79%的受访者了解" in answer.results[0].highlight and "79%" in answer.lead
+
+
+def test_who_issued_a_document_is_answered_from_its_sign_off(assistant: Assistant) -> None:
+    """谁印发 asks for the issuer, as 哪天印发 asks for the date: the part of the notice that is
+    signed, not its heading, though the heading shares the word 印发."""
+    answer = assistant.ask("三年行动计划最后由谁印发?")
+    assert answer.query.asks == "who" and answer.query.asks_dated
+    top = answer.results[0]
+    assert top.doc_id == "issuance-notice" and "中共上海市长宁区委办公室" in top.text
