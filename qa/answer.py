@@ -28,7 +28,7 @@ from qa.plan_format import (
 )
 from qa.query import Query
 from qa.retrieve import Filters, Hit, Signals
-from qa.structure import Clause
+from qa.structure import Clause, sign_off
 from qa.tuned import Thresholds
 from qa.version_notes import EnglishName
 
@@ -237,6 +237,11 @@ def _highlight(
     chunk = hit.chunk
     if query.about_period and chunk.start == 0 and PLAN_PERIOD.search(chunk.text.split("\n", 1)[0]):
         return 0, len(chunk.text.split("\n", 1)[0])
+    if query.asks_dated and not isinstance(chunk.clause, int):
+        # 哪天印发 or 谁印发: the signature answers both, issuer and date.
+        signed = sign_off(chunk.text)
+        if signed is not None:
+            return signed
     if query.clause is None or query.clause != chunk.clause:
         if cue is not None and (
             cue.missing is not None or (cue.kind in _SAID_IN_BACKGROUND and not isinstance(chunk.clause, int))
@@ -480,7 +485,8 @@ def lead_sentence(
     Chinese.
     """
     en = query.english
-    words = top.highlight.strip()
+    # A signature's lines (issuer, date) read as one line in the lead.
+    words = " ".join(line.strip() for line in top.highlight.split("\n") if line.strip())
     period = PLAN_PERIOD.search(words) if query.about_period and top.version == "final" else None
     if period is not None:
         first, last = period.group(1), period.group(2)

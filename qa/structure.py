@@ -27,6 +27,7 @@ __all__ = [
     "parse_sections",
     "lines_with_offsets",
     "is_signature",
+    "sign_off",
     "is_heading",
 ]
 
@@ -78,6 +79,20 @@ def is_signature(line: str) -> bool:
     """The issuer and date lines that close a document."""
     line = line.strip()
     return bool(_DATE_LINE.fullmatch(line) or _ISSUER_LINE.fullmatch(line))
+
+
+def sign_off(text: str) -> tuple[int, int] | None:
+    """The issuer and date lines that close ``text``, as offsets, when it ends with them and they
+    hold a date: who issued it and when, together."""
+    lines = list(lines_with_offsets(text))
+    first = len(lines)
+    while first and is_signature(lines[first - 1][1]):
+        first -= 1
+    block = lines[first:]
+    if not block or not any(_DATE_LINE.fullmatch(line.strip()) for _, line in block):
+        return None
+    start, last = block[0][0], block[-1]
+    return start, last[0] + len(last[1].rstrip())
 
 
 def is_heading(line: str) -> bool:

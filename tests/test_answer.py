@@ -575,14 +575,21 @@ def test_a_plan_subject_is_nearer_the_documents_than_any_subject_they_leave_out(
         ("延长征求意见时间的告知是哪天发的?", "consultation-notice", "2024年6月12日"),
         ("公众参与情况报告是什么时候形成的?", "participation-report", "2024年8月30日"),
         ("When was the legality review issued?", "legality-review", "2024年8月20日"),
+        ("合法性审查意见是谁出具的?", "legality-review", "2024年8月20日"),
+        ("Which offices issued the final plan?", "issuance-notice", "2024年8月28日"),
     ],
 )
 def test_when_a_document_was_issued_is_its_sign_off(
     assistant: Assistant, question: str, doc_id: str, date: str
 ) -> None:
+    """The signature answers: the issuer's lines and the date, quoted together on one line."""
     answer = assistant.ask(question)
     top = answer.results[0]
-    assert top.doc_id == doc_id and top.highlight == date and date in answer.lead
+    assert top.doc_id == doc_id and top.highlight.endswith(date) and date in answer.lead
+    issuer = top.highlight.split("\n")[0]
+    assert "长宁区" in issuer and issuer.endswith(("办公室", "委员会")) and issuer in answer.lead
+    assert top.text[top.highlight_start : top.highlight_end] == top.highlight
+    assert "\n" not in answer.lead
 
 
 def test_a_date_the_notice_speaks_of_is_not_its_sign_off(assistant: Assistant) -> None:
