@@ -17,13 +17,14 @@ from qa.documents import SUPERSEDED_PLAN, Document, Version
 from qa.english import UNOFFICIAL, task_name
 from qa.english import units as english_units
 from qa.lexicon import AskCue, Lexicon
-from qa.overlap import shared_pairs
+from qa.overlap import pairs, shared_pairs
 from qa.plan_format import (
     DOCUMENT_NAME,
     PLAN_PERIOD,
     capitalised,
     clause_label,
     is_lead_note,
+    is_task_title,
     split_sentences,
 )
 from qa.query import Query
@@ -253,9 +254,28 @@ def _highlight(
     body = [s for s in sentences if s not in notes]
     if query.wants_units and notes:
         return notes[0]
+    quoted = _quoted_sentence(chunk.text, body, asked)
+    if quoted is not None:  # 草案第14项有开展无违建示范街镇创建…: the words the question quotes
+        return quoted
     if body and body[0][0] == 0:
         return 0, body[min(1, len(body) - 1)][1]
     return hit.sentence
+
+
+# A question that names a task by number and also repeats this many of a sentence's character
+# pairs (a four-character term such as 加装电梯) asks about that sentence of the task.
+_QUOTED_PAIRS = 3
+
+
+def _quoted_sentence(
+    text: str, body: Sequence[tuple[int, int]], asked: Mapping[str, float] | None
+) -> tuple[int, int] | None:
+    """The sentence of a task, past its title, whose words the question repeats, if any."""
+    if not asked:
+        return None
+    shared = [(len(asked.keys() & pairs(text[s:e])), (s, e)) for s, e in body if not is_task_title(text[s:e])]
+    best = max(shared, default=(0, None), key=lambda item: item[0])
+    return best[1] if best[0] >= _QUOTED_PAIRS else None
 
 
 def to_result(
@@ -487,6 +507,9 @@ def lead_sentence(
     en = query.english
     # A signature's lines (issuer, date) read as one line in the lead.
     words = " ".join(line.strip() for line in top.highlight.split("\n") if line.strip())
+    spans = split_sentences(words)
+    if isinstance(top.clause, int) and len(spans) > 1 and is_task_title(words[: spans[0][1]]):
+        words = words[spans[1][0] :]  # the lead names the task already: not "第29项 …:29.深化…。"
     period = PLAN_PERIOD.search(words) if query.about_period and top.version == "final" else None
     if period is not None:
         first, last = period.group(1), period.group(2)

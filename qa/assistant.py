@@ -243,7 +243,8 @@ class Assistant:
         missing = missing_task(query, numbered, self.tasks(query.numbered_version))
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
         coverage = coverage_of(query, hits, cue, abstained, self.thresholds.evidence_margin)
-        if coverage == "answered" and cue is not None and results and not query.asks_dated:
+        # A follow-up's "it" is what the previous answer led with: its order stands.
+        if coverage == "answered" and cue is not None and results and not query.asks_dated and follow is None:
             holder = _holder(hits, cue, asked)
             if holder:
                 order = [holder, *(i for i in range(len(results)) if i != holder)]
@@ -299,7 +300,12 @@ class Assistant:
         """Whether a question about the versions quotes the draft's words (平急两用…还有吗?): the
         draft counterpart of the top task matches the question better than the task does, and
         its sentence is not in the current plan as it stands."""
-        if query.version != "compare" or query.clause is not None or len(results) < 2:
+        # a task number of the draft's may come with the words (草案第14项有开展…,正式版删掉了吗?)
+        if (
+            query.version != "compare"
+            or not (query.clause is None or query.clause_in_draft)
+            or len(results) < 2
+        ):
             return False
         final, draft = results[0], results[1]
         if final.version != "final" or not isinstance(final.clause, int):

@@ -509,6 +509,8 @@ def test_a_partial_answer_from_the_draft_says_it_is_superseded(assistant: Assist
     [
         ("建筑垃圾资源化利用率93%的目标还有吗?", 19, 19),
         ("提升业委会规范化运作率这个提法,正式版是不是删了?", 34, 35),
+        # with the draft's task number, the words quoted still decide what is asked about
+        ("草案第34项里提升业委会规范化运作率那句,正式版删了吗?", 34, 35),
     ],
 )
 def test_draft_words_the_final_plan_dropped_are_quoted_as_superseded(
@@ -639,3 +641,14 @@ def test_who_issued_a_document_is_answered_from_its_sign_off(assistant: Assistan
     assert answer.query.asks == "who" and answer.query.asks_dated
     top = answer.results[0]
     assert top.doc_id == "issuance-notice" and "中共上海市长宁区委办公室" in top.text
+
+
+def test_a_task_number_with_the_words_of_one_sentence_quotes_that_sentence(assistant: Assistant) -> None:
+    """第10项 alone gets the task's opening; 第10项 with 加装电梯 gets the sentence about lifts.
+    The lead names the task once, not its numbered title again."""
+    plain = assistant.ask("第10项是什么?")
+    lifts = assistant.ask("第10项里加装电梯466台是哪年完成?")
+    assert plain.results[0].clause == lifts.results[0].clause == 10
+    assert "466台" not in plain.results[0].highlight
+    assert "三年内新增加装电梯466台" in lifts.results[0].highlight and "466台" in lifts.lead
+    assert plain.lead.startswith("第10项 升级“美丽家园”建设(区房管局牵头):") and "10.升级" not in plain.lead
