@@ -20,7 +20,7 @@ from qa.documents import Collection, Version
 from qa.index import Index
 from qa.plan_format import is_lead_note, is_task_title, strip_heading_number
 from qa.query import Query
-from qa.structure import is_heading, is_signature
+from qa.structure import is_heading, sign_off
 from qa.tokens import Tokenizer
 from qa.tuned import Weights
 
@@ -143,11 +143,12 @@ class Retriever:
         self._draft = np.array([ch.doc_id == self._plans["draft"] for ch in index.chunks])
         self._final = np.array([ch.doc_id == self._plans["final"] for ch in index.chunks])
         self._has_units = np.array([bool(ch.lead_units) for ch in index.chunks])
-        # A document's sign-off standing as a chunk of its own: its issuer and date, nothing else.
+        # A document's sign-off: the chunk that ends with its issuer and date, whether it stands
+        # alone (after numbered parts) or closes the notice's last paragraph.
         self._sign_off = {
             ch.doc_id: i
             for i, ch in enumerate(index.chunks)
-            if all(is_signature(line) for line in ch.text.splitlines() if line.strip())
+            if not isinstance(ch.clause, int) and sign_off(ch.text) is not None
         }
 
     def plan_id(self, version: Version) -> str:
@@ -251,7 +252,10 @@ class Retriever:
         date it bears, not the dates it speaks of (the consultation's deadline)."""
         if not query.asks_dated or not hits or isinstance(hits[0].chunk.clause, int):
             return hits
-        position = self._sign_off.get(hits[0].chunk.doc_id)
+        # The document the question names (印发 names the issuance notice), if retrieval found
+        # it at all; else the one it found first.
+        named = (h.chunk.doc_id for h in hits if self._roles[h.chunk.doc_id] in query.roles)
+        position = self._sign_off.get(next(named, hits[0].chunk.doc_id))
         if position is None or not allowed[position] or position == hits[0].position:
             return hits
         sign_off = next((h for h in hits if h.position == position), None)

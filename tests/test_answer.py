@@ -652,3 +652,12 @@ def test_a_task_number_with_the_words_of_one_sentence_quotes_that_sentence(assis
     assert "466台" not in plain.results[0].highlight
     assert "三年内新增加装电梯466台" in lifts.results[0].highlight and "466台" in lifts.lead
     assert plain.lead.startswith("第10项 升级“美丽家园”建设(区房管局牵头):") and "10.升级" not in plain.lead
+
+
+@pytest.mark.parametrize("question", ["最终版行动计划是哪个单位发的?", "行动计划是谁发布的?"])
+def test_the_document_a_dated_question_names_gives_the_sign_off(assistant: Assistant, question: str) -> None:
+    """发的 and 发布 name the issuance notice; the legality review and the interpretation, which read
+    more like "行动计划" and carry signatures of their own, do not answer who issued the plan."""
+    answer = assistant.ask(question)
+    assert answer.results[0].doc_id == "issuance-notice"
+    assert "中共上海市长宁区委办公室" in answer.lead and "2024年8月28日" in answer.lead
