@@ -50,9 +50,14 @@ def pair_weights(sentences: Iterable[str], titles: Iterable[str] = ()) -> dict[s
 
 def asked_pairs(query: Query, weights: Mapping[str, float]) -> dict[str, float]:
     """The question's own character pairs that occur in the documents, with their weights: its
-    asking sentence in a long message, and for an English question the plan's words it names."""
+    asking sentence in a long message, and for an English question the plan's words it names.
+    A question word takes its measure word with it (多少项, 哪个, 几条): "多少项任务" must not
+    make "29项任务延续" the answer to how many tasks there are."""
     words = " ".join([query.focus_text or query.text, *query.glossary_terms])
-    return {pair: weights[pair] for pair in pairs(words) if pair in weights}
+    return {pair: weights[pair] for pair in pairs(_ASKING.sub(" ", words)) if pair in weights}
+
+
+_ASKING = re.compile(r"(?:多少|几|哪)[个项条台户份座处种类次些位家所天年月]?")
 
 
 def shared_pairs(sentence: str, asked: Mapping[str, float], cue: AskCue) -> float:

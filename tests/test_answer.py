@@ -661,3 +661,9 @@ def test_the_document_a_dated_question_names_gives_the_sign_off(assistant: Assis
     answer = assistant.ask(question)
     assert answer.results[0].doc_id == "issuance-notice"
     assert "中共上海市长宁区委办公室" in answer.lead and "2024年8月28日" in answer.lead
+
+
+def test_the_words_that_ask_are_not_what_is_asked_about(assistant: Assistant) -> None:
+    """多少项任务 asks for the count; "共有29项任务延续" shares its wording, not its subject."""
+    answer = assistant.ask("行动计划一共多少项任务?")
+    assert "36项实施内容" in answer.results[0].highlight and "36项" in answer.lead
