@@ -308,3 +308,16 @@ def test_amount_patterns_take_money_only(asks: dict[str, Any], sentences: list[s
     for not_money in ("以生态清洁小流域为单元", "构建神经元感知网络", "多元共治", "约230万平方米", "466台"):
         assert not any(p.search(not_money) for p in patterns), not_money
     assert [s for s in sentences if any(p.search(s) for p in patterns)] == []
+
+
+def test_every_official_wording_of_an_everyday_word_is_in_a_document(collection: Collection) -> None:
+    # An everyday word (喂奶, 墙皮) adds the plan's own wording to the question; wording found in no
+    # document would add words that match nothing.
+    everyday = json.loads((LEXICON / "everyday.json").read_text(encoding="utf-8"))["terms"]
+    missing = [
+        (key, official)
+        for key, words in everyday.items()
+        for official in words
+        if not any(official in doc.text for doc in collection.documents)
+    ]
+    assert missing == [], "copy the plan's wording from corpus/*.txt character for character"
