@@ -667,3 +667,13 @@ def test_the_words_that_ask_are_not_what_is_asked_about(assistant: Assistant) ->
     """多少项任务 asks for the count; "共有29项任务延续" shares its wording, not its subject."""
     answer = assistant.ask("行动计划一共多少项任务?")
     assert "36项实施内容" in answer.results[0].highlight and "36项" in answer.lead
+
+
+@pytest.mark.parametrize(
+    "question, task",
+    [("我家楼下的垃圾箱太臭了", 20), ("小区垃圾桶太臭了,有人管吗?", 20), ("家门口的河水发臭,区里管不管?", 17)],
+)
+def test_a_smell_goes_where_the_question_says_it_is(assistant: Assistant, question: str, task: int) -> None:
+    """臭 alone once meant the river task; a smelly bin is the rubbish task, a smelly river the river's."""
+    top = assistant.ask(question).results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", task)
