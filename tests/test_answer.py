@@ -671,7 +671,11 @@ def test_the_words_that_ask_are_not_what_is_asked_about(assistant: Assistant) ->
 
 @pytest.mark.parametrize(
     "question, task",
-    [("我家楼下的垃圾箱太臭了", 20), ("小区垃圾桶太臭了,有人管吗?", 20), ("家门口的河水发臭,区里管不管?", 17)],
+    [
+        ("我家楼下的垃圾箱太臭了", 20),
+        ("小区垃圾桶太臭了,有人管吗?", 20),
+        ("家门口的河水发臭,区里管不管?", 17),
+    ],
 )
 def test_a_smell_goes_where_the_question_says_it_is(assistant: Assistant, question: str, task: int) -> None:
     """臭 alone once meant the river task; a smelly bin is the rubbish task, a smelly river the river's."""
