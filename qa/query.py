@@ -94,6 +94,8 @@ _LANGUAGE_SAMPLE = 500
 # the question as written, so the API's schema states the very same rule (``MEANINGFUL``).
 MEANINGFUL = "[0-9A-Za-z\u3400-\u9fff\uf900-\ufaff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
 _MEANINGFUL = re.compile(MEANINGFUL)
+# A letter of any script: with no Chinese or Latin ones, the question is in another language.
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @lru_cache(maxsize=1)
@@ -191,6 +193,11 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
             "Please type a question." if english else "请输入一个问题,例如:电动自行车在楼道充电谁管?"
         )
     if not _MEANINGFUL.search(raw):
+        if _LETTER.search(raw):  # Arabic, Russian, Korean …: say it in both languages it reads
+            raise InvalidQuestion(
+                "本助手只读中文和英文,请用中文或英文提问。This assistant reads Chinese and English only; "
+                "please ask in one of them."
+            )
         raise InvalidQuestion(
             "The question has no words in it; please ask in Chinese or English."
             if english

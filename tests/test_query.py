@@ -382,3 +382,21 @@ def test_a_long_messages_story_brings_no_plan_wording_of_its_own(lexicon: Lexico
     assert "电动车" in q.text  # still part of what is searched
     alone = parse("电动车全挤在一起怎么办?", lexicon)
     assert alone.expansions and not set(alone.expansions) & set(q.expansions)
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("متى تنتهي الخطة؟", "This assistant reads Chinese and English only"),
+        ("Когда закончится план?", "请用中文或英文提问"),
+        ("계획은 언제 끝나나요?", "This assistant reads Chinese and English only"),
+        ("？！。", "问题中没有可识别的文字"),
+    ],
+)
+def test_a_question_without_chinese_or_latin_words_is_refused_in_words_its_asker_can_read(
+    question: str, message: str
+) -> None:
+    """Another script gets the refusal in both languages the assistant reads; punctuation alone
+    gets the Chinese one."""
+    with pytest.raises(InvalidQuestion, match=message):
+        parse_query(question, 500, None)
