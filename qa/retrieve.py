@@ -252,10 +252,11 @@ class Retriever:
         date it bears, not the dates it speaks of (the consultation's deadline)."""
         if not query.asks_dated or not hits or isinstance(hits[0].chunk.clause, int):
             return hits
-        # The document the question names (印发 names the issuance notice), if retrieval found
-        # it at all; else the one it found first.
+        # The document the question names: the draft (草案是哪个单位发布的?), else the one its words
+        # name (印发 names the issuance notice) if retrieval found it at all; else the one it found first.
         named = (h.chunk.doc_id for h in hits if self._roles[h.chunk.doc_id] in query.roles)
-        position = self._sign_off.get(next(named, hits[0].chunk.doc_id))
+        doc = self._plans["draft"] if query.version == "draft" else next(named, hits[0].chunk.doc_id)
+        position = self._sign_off.get(doc)
         if position is None or not allowed[position] or position == hits[0].position:
             return hits
         sign_off = next((h for h in hits if h.position == position), None)

@@ -681,3 +681,12 @@ def test_a_smell_goes_where_the_question_says_it_is(assistant: Assistant, questi
     """臭 alone once meant the river task; a smelly bin is the rubbish task, a smelly river the river's."""
     top = assistant.ask(question).results[0]
     assert (top.doc_id, top.clause) == ("plan-final", task)
+
+
+def test_a_dated_question_about_the_draft_gets_the_drafts_own_sign_off(assistant: Assistant) -> None:
+    """The draft plan closes with its issuer and date; the participation report that speaks of it
+    has a signature of its own, which is not the draft's."""
+    answer = assistant.ask("草案是哪天发布的?")
+    top = answer.results[0]
+    assert top.doc_id == "plan-draft" and top.superseded
+    assert top.highlight.endswith("2024年6月12日") and "已被正式版取代" in answer.lead
