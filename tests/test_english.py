@@ -178,3 +178,11 @@ def test_no_english_gold_answer_carries_a_chinese_label(fake_assistant) -> None:
         if found:
             left[question] = found
     assert left == {}
+
+
+def test_plain_lifts_mean_lifts_not_the_old_residential_lifts_task(fake_assistant) -> None:  # noqa: ANN001
+    """ "lifts" alone named 住宅电梯, the old residential lifts' safety task's word; adding lifts is
+    加装电梯."""
+    query = fake_assistant.ask("Which department leads the work on adding lifts to old buildings?").query
+    assert "加装电梯" in query.glossary_terms and "住宅电梯" not in query.glossary_terms
+    assert "住宅电梯" in fake_assistant.ask("Who checks residential lifts?").query.glossary_terms
