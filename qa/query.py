@@ -146,6 +146,9 @@ class Query:
     asks: AskKind = "what"  # what the question asks for: an amount, a date, who, …
     # In a long message, the sentence that asks (offsets into ``raw``); the rest is its story.
     focus: tuple[int, int] | None = None
+    # The whole sentence the focus is in: what the message asks for and which subjects it names
+    # are read here (a focus may be the last clause only: "…, and did it find any problems?").
+    asking: tuple[int, int] | None = None
     glossary_terms: tuple[str, ...] = ()  # the plan's words an English question names (glossary)
     about_period: bool = False  # asks when the plan itself runs or ends
     asks_dated: bool = False  # asks when or by whom a document was issued (告知是哪天发的? 谁印发的?)
@@ -154,6 +157,11 @@ class Query:
     @property
     def focus_text(self) -> str | None:
         return normalise(self.raw[self.focus[0] : self.focus[1]]) if self.focus else None
+
+    @property
+    def asking_text(self) -> str:
+        """The sentence that asks, in a long message; the whole question otherwise."""
+        return normalise(self.raw[self.asking[0] : self.asking[1]]) if self.asking else self.text
 
     @property
     def numbered_version(self) -> Version:
@@ -211,18 +219,22 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         version = "draft"
     unit = lists = None
     focus = find_focus(raw)
+    asking_span = _sentence_of(raw, focus)
+    # A long message's asking sentence: what it asks for and the subjects it names come from here.
+    asking = normalise(raw[asking_span[0] : asking_span[1]]) if asking_span else text
     expansions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     off_topic = False
     if lexicon is not None:
         unit = _named_unit(text, lexicon)
         # The plan's wording is added for the words of the asking sentence only: a long message's
-        # story (公交车、私家车、电动车全挤在一起) stays context and does not bring its own subjects.
+        # story (公交车、私家车、电动车全挤在一起) stays context and does not bring its own subjects,
+        # nor names one the plan does not cover (退休后每天去河边走走 asks about the riverside path).
         expansions = _expansions(normalise(raw[focus[0] : focus[1]]) if focus else text, lexicon)
         roles = tuple(
             role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
-        off_topic = any(_mentions(text, w) for w in lexicon.off_topics)
+        off_topic = any(_mentions(asking, w) for w in lexicon.off_topics)
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
     status: ListedStatus | None = None
     if lexicon is not None and clause is None and not lists:
@@ -230,7 +242,8 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     asks: AskKind = "what"
     glossary_terms: tuple[str, ...] = ()
     if lexicon is not None:
-        asks = "list" if lists or status is not None else _asks(text, lexicon)
+        # 我退休好几年了…步道能不能连起来? asks yes or no; the story's 几年 asks nothing.
+        asks = "list" if lists or status is not None else _asks(asking, lexicon)
         if english:
             glossary_terms = _glossary_terms(text, lexicon)
     return Query(
@@ -249,8 +262,9 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         off_topic=off_topic,
         asks=asks,
         focus=focus,
+        asking=asking_span,
         glossary_terms=glossary_terms,
-        asks_detail=_asks_detail(text, asks, lexicon),
+        asks_detail=_asks_detail(asking, asks, lexicon),
         about_period=asks == "date" and clause is None and unit is None and bool(_PLAN_PERIOD.search(text)),
         asks_dated=asks in ("date", "who")
         and lexicon is not None
@@ -379,6 +393,16 @@ _ASKING = re.compile(
 )
 # A question sentence this short ("谁管?") needs the clause before it to have a subject.
 _SHORT_QUESTION = 8
+
+
+def _sentence_of(raw: str, focus: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The span of the sentence of ``raw`` that ends the focus (the focus may be its last clause)."""
+    if focus is None:
+        return None
+    for m in _MESSAGE_SENTENCE.finditer(raw):
+        if m.start() <= focus[1] - 1 < m.end():
+            return min(m.start(), focus[0]), focus[1]
+    return focus
 
 
 def find_focus(raw: str) -> tuple[int, int] | None:

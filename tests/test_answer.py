@@ -690,3 +690,15 @@ def test_a_dated_question_about_the_draft_gets_the_drafts_own_sign_off(assistant
     top = answer.results[0]
     assert top.doc_id == "plan-draft" and top.superseded
     assert top.highlight.endswith("2024年6月12日") and "已被正式版取代" in answer.lead
+
+
+def test_a_story_does_not_vouch_for_a_question_the_plan_does_not_cover(assistant: Assistant) -> None:
+    """The story's 精品小区改造 matches the plan strongly; the question is about pensions."""
+    pension = assistant.ask(
+        "我在长宁住了二十多年,最近小区在搞精品小区改造,挺好的。想问一下今年养老金什么时候调整?"
+    )
+    assert pension.abstained and pension.coverage == "none"
+    path = assistant.ask(
+        "我退休好几年了,每天傍晚都去河边散步,可是走一段就断了,要绕到马路上去。沿河的步道以后能不能连起来?"
+    )
+    assert not path.abstained and (path.results[0].doc_id, path.results[0].clause) == ("plan-final", 17)

@@ -400,3 +400,24 @@ def test_a_question_without_chinese_or_latin_words_is_refused_in_words_its_asker
     gets the Chinese one."""
     with pytest.raises(InvalidQuestion, match=message):
         parse_query(question, 500, None)
+
+
+def test_a_long_messages_story_names_no_subject_and_asks_nothing(lexicon: Lexicon) -> None:
+    """退休 (a pension subject) and 好几年 (a duration) are the story's; the sentence that asks is
+    about the riverside path, yes or no."""
+    q = parse(
+        "我退休好几年了,每天傍晚都去河边散步,可是走一段就断了,要绕到马路上去。沿河的步道以后能不能连起来?",
+        lexicon,
+    )
+    assert not q.off_topic and q.asks == "yesno"
+    assert q.asking_text == "沿河的步道以后能不能连起来?"
+    pension = parse(
+        "我在长宁住了二十多年,最近小区在搞精品小区改造,挺好的。想问一下今年养老金什么时候调整?", lexicon
+    )
+    assert pension.off_topic and pension.asks == "date"
+
+
+def test_the_asking_sentence_is_whole_where_the_focus_is_its_last_clause(lexicon: Lexicon) -> None:
+    q = parse("When was the legality review signed off, and did it find any problems?", lexicon)
+    assert q.focus is not None and q.raw[q.focus[0] : q.focus[1]].startswith("and did it")
+    assert q.asking_text.startswith("When was") and q.asks == "date"
