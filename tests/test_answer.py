@@ -702,3 +702,9 @@ def test_a_story_does_not_vouch_for_a_question_the_plan_does_not_cover(assistant
         "我退休好几年了,每天傍晚都去河边散步,可是走一段就断了,要绕到马路上去。沿河的步道以后能不能连起来?"
     )
     assert not path.abstained and (path.results[0].doc_id, path.results[0].clause) == ("plan-final", 17)
+
+
+def test_the_notice_issuing_the_plan_is_the_issuance_notice(assistant: Assistant) -> None:
+    """ "issuing" and "issuance" name the issuance notice as "issued" does, not the consultation's."""
+    answer = assistant.ask("Which offices signed the notice issuing the final plan?")
+    assert answer.results[0].doc_id == "issuance-notice" and "2024年8月28日" in answer.lead
