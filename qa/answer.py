@@ -524,13 +524,7 @@ def lead_sentence(
             return f'{capitalised(label)} "{title}" is led by {_units(top, lexicon, True)}.'
         return f"{label} {top.title}的牵头单位是:{_units(top, lexicon, False)}。"
     if isinstance(top.clause, int) and top.version is not None:
-        label = clause_label(top.clause, en, superseded=top.superseded)
-        title = (lexicon.english(top.title) or top.title) if en else top.title
-        units = _units(top, lexicon, en)
-        if en:
-            where = f'{capitalised(label)} "{title}"' + (f" (led by {units})" if units else "")
-        else:
-            where = f"{label} {title}" + (f"({units}牵头)" if units else "")
+        where = _task_named(top, lexicon, en)
     else:
         where = (lexicon.english(doc.title) or doc.cite_title) if en else doc.cite_title
     within = ""
@@ -575,12 +569,18 @@ def dropped_lead(final: Result, draft: Result, lexicon: Lexicon, english: bool) 
 def also_answers(second: Result, lexicon: Lexicon, english: bool) -> str:
     """What a second task that answers about as well adds to the lead (installing lifts, and the
     old lifts' safety checks): which task, who leads it, its words."""
-    label = clause_label(int(second.clause or 0), english)
-    units = _units(second, lexicon, english)
     words = second.highlight.strip()
     if english:
-        title = lexicon.english(second.title) or second.title
-        led = f" (led by {units})" if units else ""
-        return f' See also {capitalised(label)} "{title}"{led}: {words} (quoted in Chinese)'
-    led = f"({units}牵头)" if units else ""
-    return f"另见{label} {second.title}{led}:{words}"
+        return f" See also {_task_named(second, lexicon, True)}: {words} (quoted in Chinese)"
+    return f"另见{_task_named(second, lexicon, False)}:{words}"
+
+
+def _task_named(result: Result, lexicon: Lexicon, english: bool) -> str:
+    """How a lead names a task: its number, title and lead units ("第10项 升级“美丽家园”建设(区房管局
+    牵头)", 'Task 10 "Upgrade …" (led by District Housing Administration)')."""
+    label = clause_label(int(result.clause or 0), english, superseded=result.superseded)
+    units = _units(result, lexicon, english)
+    if english:
+        title = lexicon.english(result.title) or result.title
+        return f'{capitalised(label)} "{title}"' + (f" (led by {units})" if units else "")
+    return f"{label} {result.title}" + (f"({units}牵头)" if units else "")

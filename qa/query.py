@@ -156,12 +156,12 @@ class Query:
 
     @property
     def focus_text(self) -> str | None:
-        return normalise(self.raw[self.focus[0] : self.focus[1]]) if self.focus else None
+        return _span_text(self.raw, self.focus)
 
     @property
     def asking_text(self) -> str:
         """The sentence that asks, in a long message; the whole question otherwise."""
-        return normalise(self.raw[self.asking[0] : self.asking[1]]) if self.asking else self.text
+        return _span_text(self.raw, self.asking) or self.text
 
     @property
     def numbered_version(self) -> Version:
@@ -221,7 +221,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     focus = find_focus(raw)
     asking_span = _sentence_of(raw, focus)
     # A long message's asking sentence: what it asks for and the subjects it names come from here.
-    asking = normalise(raw[asking_span[0] : asking_span[1]]) if asking_span else text
+    asking = _span_text(raw, asking_span) or text
     expansions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     off_topic = False
@@ -230,7 +230,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         # The plan's wording is added for the words of the asking sentence only: a long message's
         # story (公交车、私家车、电动车全挤在一起) stays context and does not bring its own subjects,
         # nor names one the plan does not cover (退休后每天去河边走走 asks about the riverside path).
-        expansions = _expansions(normalise(raw[focus[0] : focus[1]]) if focus else text, lexicon)
+        expansions = _expansions(_span_text(raw, focus) or text, lexicon)
         roles = tuple(
             role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
@@ -393,6 +393,11 @@ _ASKING = re.compile(
 )
 # A question sentence this short ("谁管?") needs the clause before it to have a subject.
 _SHORT_QUESTION = 8
+
+
+def _span_text(raw: str, span: tuple[int, int] | None) -> str | None:
+    """The normalised text of a span of the message, if there is one."""
+    return normalise(raw[span[0] : span[1]]) if span else None
 
 
 def _sentence_of(raw: str, focus: tuple[int, int] | None) -> tuple[int, int] | None:
