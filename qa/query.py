@@ -473,7 +473,7 @@ def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | 
             if word == "吗":
                 if re.search(r"吗\s*[??]?\s*$", text):
                     return cue.kind
-            elif word in text:
+            elif _asked_by(text, word):
                 return cue.kind
         for word in cue.en:
             if word in skip:
@@ -485,6 +485,19 @@ def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | 
             elif _mentions(lowered, word):
                 return cue.kind
     return None
+
+
+# 好几户, 十几个, 这几天, 前几年: a 几 after these counts vaguely or points back; it asks nothing.
+_VAGUE_BEFORE_JI = "好十这那前后"
+
+
+def _asked_by(text: str, word: str) -> bool:
+    """Whether ``word`` occurs in ``text`` as a question cue: 几户 asks in 有几户, not in 好几户."""
+    if not word.startswith("几"):
+        return word in text
+    return any(
+        m.start() == 0 or text[m.start() - 1] not in _VAGUE_BEFORE_JI for m in re.finditer(re.escape(word), text)
+    )
 
 
 # At most this many of the plan's words are added for an English question: the longest English

@@ -92,6 +92,11 @@ ASKED = [
     ("新增的停车泊位怎么收费?", "amount"),
     # 附近 sets the scene; it does not ask where.
     ("附近充电桩太少了,以后会多建吗?", "yesno"),
+    # 好几户 and 前几天 count vaguely or point back; a verb asked as V不V asks yes or no.
+    ("小区里好几户乱搭棚子,区里到底管不管?", "yesno"),
+    ("我前几天看到河里漂着垃圾,有人清理吗?", "yesno"),
+    ("垃圾分类以后还查不查?", "yesno"),
+    ("十几个小区一起改造,要几年?", "date"),
 ]
 
 
