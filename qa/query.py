@@ -46,7 +46,7 @@ _DRAFT = re.compile(
     re.I,
 )
 _COMPARE = re.compile(
-    r"区别|不同|变化|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
+    r"区别|不同(?!意)|变化|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
     r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bremoved\b|\badded\b|\bdropped\b|\bstill\b",
     re.I,
 )
@@ -496,7 +496,8 @@ def _asked_by(text: str, word: str) -> bool:
     if not word.startswith("几"):
         return word in text
     return any(
-        m.start() == 0 or text[m.start() - 1] not in _VAGUE_BEFORE_JI for m in re.finditer(re.escape(word), text)
+        m.start() == 0 or text[m.start() - 1] not in _VAGUE_BEFORE_JI
+        for m in re.finditer(re.escape(word), text)
     )
 
 
