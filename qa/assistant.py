@@ -120,7 +120,7 @@ class Assistant:
             self.versions.counterparts,
             self.tuned.weights,
             unit_aliases=self.lexicon.unit_aliases,
-            off_topic_vectors=self.embedder.embed_passages(list(self.lexicon.off_topics)),
+            off_topic_vectors=self.embedder.embed_passages(list(self.lexicon.off_topic_kinds)),
             listings={s: self.versions.listed_tasks(s) for s in LISTED_STATUSES},
         )
         self.conversation = Conversation(

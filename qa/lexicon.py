@@ -85,6 +85,9 @@ class Lexicon:
     version_status: StatusCues = field(default_factory=StatusCues, repr=False)
     # Words that ask when a document was issued or written (印发, issued): its sign-off answers.
     dated_cues: tuple[str, ...] = ()
+    # One passage per kind of service the plan does not cover (its name and entries), for the
+    # embedder: 猪肉多少钱 names no entry but is near 物价.
+    off_topic_kinds: tuple[str, ...] = ()
 
     def cue(self, kind: str) -> AskCue | None:
         return next((c for c in self.asks if c.kind == kind), None)
@@ -114,7 +117,8 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
         t.strip() for t in (lexicon_dir / "terms.txt").read_text(encoding="utf-8").splitlines() if t.strip()
     )
     intents = json.loads((lexicon_dir / "doc_intents.json").read_text(encoding="utf-8"))["intents"]
-    off = json.loads((lexicon_dir / "off_topics.json").read_text(encoding="utf-8"))["topics"]
+    off_categories = json.loads((lexicon_dir / "off_topics.json").read_text(encoding="utf-8"))["categories"]
+    off = [word for words in off_categories.values() for word in words]
     asks_data = json.loads((lexicon_dir / "asks.json").read_text(encoding="utf-8"))
     kinds = asks_data["kinds"]
     weak = asks_data.get("weak", {})
@@ -174,4 +178,5 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
                 *(w.lower() for w in asks_data.get("dated", {}).get("en", ())),
             ]
         ),
+        off_topic_kinds=tuple(f"{kind}: {'、'.join(words)}" for kind, words in off_categories.items()),
     )

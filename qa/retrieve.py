@@ -119,8 +119,8 @@ class Retriever:
         listings: Mapping[str, Sequence[TaskKey]] | None = None,
     ) -> None:
         self.index = index
-        # The subjects the plan does not cover (housing prices, pensions …), as passages: a question
-        # closer to one of them than to any sentence of the documents is about that subject.
+        # The kinds of service the plan does not cover (schooling, pensions …), one passage each: a
+        # question closer to one of them than to any sentence of the documents is about that kind.
         self._off_topic_vectors = off_topic_vectors
         # status -> the tasks a question asking the final plan to list that status gets, in order
         # (``PlanVersions.listed_tasks``): 正式版新增了哪些任务? pins every task added.

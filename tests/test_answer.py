@@ -550,14 +550,29 @@ def test_a_clear_winner_is_named_alone(assistant: Assistant) -> None:
     assert "另见" not in answer.lead
 
 
-@pytest.mark.parametrize("question", ["今年养老金什么时候调整?", "幼儿园的报名通知一般什么时候发?"])
-def test_a_question_meaning_a_subject_the_plan_does_not_cover_is_declined(
-    assistant: Assistant, question: str
-) -> None:
-    """Closer to one of the subjects the plan leaves out than to any sentence of the documents."""
+def test_a_question_meaning_a_subject_the_plan_does_not_cover_is_declined(assistant: Assistant) -> None:
+    """Closer to one of the kinds of service the plan leaves out than to any sentence of the documents."""
+    question = "今年养老金什么时候调整?"
     hits, signals = assistant.retriever.search(parse_query(question, 500, assistant.lexicon), 5)
     assert signals.off_topic_lead > assistant.thresholds.off_topic_lead
     assert assistant.ask(question).abstained
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "幼儿园的报名通知一般什么时候发?",
+        "长宁区民政局周末能办结婚登记吗?",
+        "身份证过期了去哪个派出所换?",
+        # 不同意 disagrees; it does not ask how the draft and the final plan differ.
+        "楼里装电梯要动用维修基金,有几户业主不同意,该怎么申请?",
+    ],
+)
+def test_a_question_naming_another_public_service_is_declined(assistant: Assistant, question: str) -> None:
+    query = parse_query(question, 500, assistant.lexicon)
+    assert query.off_topic and query.version is None
+    answer = assistant.ask(question)
+    assert answer.abstained and answer.coverage == "none"
 
 
 @pytest.mark.parametrize(

@@ -326,3 +326,22 @@ def test_every_official_wording_of_an_everyday_word_is_in_a_document(collection:
         if not any(official in doc.text for doc in collection.documents)
     ]
     assert missing == [], "copy the plan's wording from corpus/*.txt character for character"
+
+
+def test_no_off_topic_subject_is_in_a_document(collection: Collection) -> None:
+    # A subject the documents name is one they may cover: 入学 hides in 深入学习, 旅游 in 区文化旅游局.
+    categories = json.loads((LEXICON / "off_topics.json").read_text(encoding="utf-8"))["categories"]
+    words = [w for entries in categories.values() for w in entries]
+    assert len(words) == len(set(words)), "an entry belongs to one category"
+    texts = [doc.text for doc in collection.documents]
+    lowered = [t.lower() for t in texts]
+    found = [
+        w
+        for w in words
+        if any(w in t for t in texts)
+        or (
+            not re.search(r"[\u4e00-\u9fff]", w)
+            and any(re.search(rf"\b{re.escape(w)}\b", t) for t in lowered)
+        )
+    ]
+    assert found == []
