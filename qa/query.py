@@ -331,9 +331,15 @@ _UNIT_NAME_CHARS = 8
 
 def _mentions(text: str, word: str) -> bool:
     """Whether ``text`` contains ``word``; Latin words must match whole, case-insensitively."""
-    if _ENGLISH_WORD.search(word):
-        return _whole_word(word).search(text) is not None
-    return word in text
+    pattern = _latin_word(word)
+    return word in text if pattern is None else pattern.search(text) is not None
+
+
+@cache
+def _latin_word(word: str) -> re.Pattern[str] | None:
+    # Asked of every entry of every word list for every question: a Chinese word is told from a
+    # Latin one once, not each time.
+    return _whole_word(word) if _ENGLISH_WORD.search(word) else None
 
 
 @cache
