@@ -536,5 +536,5 @@ def _asks_detail(text: str, asks: AskKind, lexicon: Lexicon | None) -> bool:
         return False
     lowered = text.lower()
     return any(p.search(text) for p in cue.patterns) or any(
-        _mentions(lowered, w) if _ENGLISH_WORD.search(w) else w in text for w in cue.strict
+        _mentions(lowered, w) if _ENGLISH_WORD.search(w) else _asked_by(text, w) for w in cue.strict
     )
