@@ -526,7 +526,7 @@ def lead_sentence(
     if isinstance(top.clause, int) and top.version is not None:
         where = _task_named(top, lexicon, en)
     else:
-        where = (lexicon.english(doc.title) or doc.cite_title) if en else doc.cite_title
+        where = (lexicon.english(doc.title) or doc.cite_title) if en else doc.lead_name
     within = ""
     plan_period = PLAN_PERIOD.search(doc.title) if top.version == "final" else None
     if (

@@ -63,6 +63,9 @@ class Document:
     layout: Layout | None  # how its clauses are numbered; None: a single statement
     describes: str | None  # the role of the plan it speaks of, when that is not the current plan
     text: str
+    # How an answer's first sentence names a background document whose title is long (公众参与情况报告
+    # for 关于《…(草案)》的公众参与情况报告): on a phone the title filled the first line.
+    short_name: str = ""
 
     @property
     def is_plan(self) -> bool:
@@ -81,6 +84,11 @@ class Document:
     def cite_title(self) -> str:
         """The title as a citation shows it: plan names go inside 《》, other titles already read well."""
         return f"《{self.title}》" if self.is_plan else self.title
+
+    @property
+    def lead_name(self) -> str:
+        """The document as a lead sentence names it: its short name, else its citation title."""
+        return self.short_name or self.cite_title
 
     def meta(self) -> dict[str, object]:
         return {
@@ -157,6 +165,7 @@ def load_collection(corpus_dir: Path) -> Collection:
                 layout=_choice(meta.get("layout"), Layout, "layout", doc_id),  # type: ignore[arg-type]
                 describes=meta.get("describes"),
                 text=text,
+                short_name=meta.get("short_name", ""),
             )
         )
     return Collection(manifest["collection"]["title"], tuple(docs))

@@ -723,3 +723,14 @@ def test_the_notice_issuing_the_plan_is_the_issuance_notice(assistant: Assistant
     """ "issuing" and "issuance" name the issuance notice as "issued" does, not the consultation's."""
     answer = assistant.ask("Which offices signed the notice issuing the final plan?")
     assert answer.results[0].doc_id == "issuance-notice" and "2024年8月28日" in answer.lead
+
+
+def test_a_background_document_is_named_short_in_the_lead_and_in_full_in_its_citation(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("征求意见期间政协委员提了几条意见?")
+    top = answer.results[0]
+    doc = assistant.collection.get(top.doc_id)
+    assert doc.role == "participation-report" and doc.short_name
+    assert answer.lead.startswith(f"{doc.short_name}:") and doc.title not in answer.lead
+    assert top.citation.startswith(doc.cite_title)
