@@ -406,11 +406,21 @@ def _span_text(raw: str, span: tuple[int, int] | None) -> str | None:
     return normalise(raw[span[0] : span[1]]) if span else None
 
 
+# Typed on a phone, a message's sentences are often parted by spaces alone (罚单 罚款200块 在哪交);
+# between Chinese characters a space ends a sentence.
+_SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u4e00-\u9fff])[ \t\u3000]+(?=[\u4e00-\u9fff])")
+
+
+def _punctuated(raw: str) -> str:
+    """``raw`` with each space between Chinese characters read as a full stop, offsets unchanged."""
+    return _SPACE_BETWEEN_HAN.sub(lambda m: "。" * len(m.group()), raw)
+
+
 def _sentence_of(raw: str, focus: tuple[int, int] | None) -> tuple[int, int] | None:
     """The span of the sentence of ``raw`` that ends the focus (the focus may be its last clause)."""
     if focus is None:
         return None
-    for m in _MESSAGE_SENTENCE.finditer(raw):
+    for m in _MESSAGE_SENTENCE.finditer(_punctuated(raw)):
         if m.start() <= focus[1] - 1 < m.end():
             return min(m.start(), focus[0]), focus[1]
     return focus
@@ -425,6 +435,7 @@ def find_focus(raw: str) -> tuple[int, int] | None:
     """
     if len(raw.strip()) < _LONG_MESSAGE:
         return None
+    raw = _punctuated(raw)
     sentences = [m.span() for m in _MESSAGE_SENTENCE.finditer(raw) if raw[m.start() : m.end()].strip()]
     asking = [span for span in sentences if _ASKING.search(raw[span[0] : span[1]])]
     if not asking:

@@ -421,3 +421,14 @@ def test_the_asking_sentence_is_whole_where_the_focus_is_its_last_clause(lexicon
     q = parse("When was the legality review signed off, and did it find any problems?", lexicon)
     assert q.focus is not None and q.raw[q.focus[0] : q.focus[1]].startswith("and did it")
     assert q.asking_text.startswith("When was") and q.asks == "date"
+
+
+def test_spaces_between_chinese_words_part_a_long_messages_sentences(lexicon: Lexicon) -> None:
+    """Typed on a phone without punctuation, the story's sentences are parted by spaces; the last
+    one asks, and the offsets still point into the message as typed."""
+    q = parse(
+        "我家在老公房六楼 我妈腿脚不好每天爬楼很吃力 邻居们说别的小区都装了电梯 我们楼也在商量 区里这几年打算装多少台",
+        lexicon,
+    )
+    assert q.focus is not None and q.raw[q.focus[0] : q.focus[1]] == "区里这几年打算装多少台"
+    assert q.asking_text == "区里这几年打算装多少台" and q.asks == "count"
