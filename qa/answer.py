@@ -162,12 +162,15 @@ def quote(result: Result, english: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _holds_kind(sentence: str, patterns: Sequence[re.Pattern[str]], in_names: bool = False) -> bool:
+def _holds_kind(
+    sentence: str, patterns: Sequence[re.Pattern[str]], in_names: bool = False, given: str = ""
+) -> bool:
     """Whether the sentence holds what the patterns find, outside the documents it names: the
     "2024-2026年" in 《…三年行动计划(2024-2026年)》 is not the date a notice was issued. A kind
-    whose answer is itself a name (借鉴了哪个文件?) searches the names too."""
+    whose answer is itself a name (借鉴了哪个文件?) searches the names too. What the question
+    already says (``given``) does not answer it: 江苏路 in "江苏路完整社区试点包括哪些小区?"."""
     bare = sentence if in_names else DOCUMENT_NAME.sub("", sentence)
-    return any(p.search(bare) for p in patterns)
+    return any(not given or m.group() not in given for p in patterns for m in p.finditer(bare))
 
 
 def asked_sentence(
@@ -176,6 +179,7 @@ def asked_sentence(
     stated: bool = False,
     margin: float | None = None,
     asked: Mapping[str, float] | None = None,
+    given: str = "",
 ) -> tuple[int, int] | None:
     """The sentence of the hit that holds what was asked (a figure, a date, an address …), the
     closest to the question among those that do; None when no sentence of the chunk holds it.
@@ -212,7 +216,7 @@ def asked_sentence(
             tiers.insert(1, (cue.states, spans))
     for patterns, candidates in tiers:
         for start, end in candidates:
-            if patterns and _holds_kind(text[start:end], patterns, cue.in_names):
+            if patterns and _holds_kind(text[start:end], patterns, cue.in_names, given):
                 return start, end
     return None
 
@@ -477,7 +481,8 @@ def coverage_of(
         if isinstance(top.chunk.clause, int)
         else [h for h in hits if not isinstance(h.chunk.clause, int)]
     )
-    return "answered" if any(asked_sentence(h, cue, True, margin) for h in holders) else "partial"
+    given = query.asking_text
+    return "answered" if any(asked_sentence(h, cue, True, margin, given=given) for h in holders) else "partial"
 
 
 def _units(result: Result, lexicon: Lexicon, english: bool) -> str:
