@@ -282,6 +282,16 @@ def _quoted_sentence(
     return best[1] if best[0] >= _QUOTED_PAIRS else None
 
 
+def _through_colon(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A sentence that ends in a colon introduces the next one (…我委对草案行动计划重点任务进行了
+    修改: and on the next line what was changed): the two answer together."""
+    start, end = span
+    if not text[start:end].rstrip().endswith((":", ":")):
+        return span
+    after = next((s for s in split_sentences(text) if s[0] >= end), None)
+    return (start, after[1]) if after else span
+
+
 def to_result(
     rank: int,
     hit: Hit,
@@ -299,7 +309,7 @@ def to_result(
     ``margin``: how much less close to the question than the closest sentence the sentence that
     holds what was asked may be (``Thresholds.evidence_margin``)."""
     ch = hit.chunk
-    hs, he = _highlight(hit, query, cue, margin, asked)
+    hs, he = _through_colon(ch.text, _highlight(hit, query, cue, margin, asked))
     note = notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
     if note is None and doc.role == SUPERSEDED_PLAN:
         note = (
@@ -482,7 +492,9 @@ def coverage_of(
         else [h for h in hits if not isinstance(h.chunk.clause, int)]
     )
     given = query.asking_text
-    return "answered" if any(asked_sentence(h, cue, True, margin, given=given) for h in holders) else "partial"
+    return (
+        "answered" if any(asked_sentence(h, cue, True, margin, given=given) for h in holders) else "partial"
+    )
 
 
 def _units(result: Result, lexicon: Lexicon, english: bool) -> str:

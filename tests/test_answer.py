@@ -737,3 +737,13 @@ def test_a_background_document_is_named_short_in_the_lead_and_in_full_in_its_cit
     assert doc.role == "participation-report" and doc.short_name
     assert answer.lead.startswith(f"{doc.short_name}:") and doc.title not in answer.lead
     assert top.citation.startswith(doc.cite_title)
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_what_it_introduces(assistant: Assistant) -> None:
+    """The report says it changed the draft "as follows:"; what it changed is on the next line."""
+    answer = assistant.ask("政协委员提的意见让草案改了哪些内容?")
+    top = answer.results[0]
+    assert top.doc_id == "participation-report"
+    assert top.highlight.startswith("2024年5月我委书面征求政协委员") and "夯实数字治理" in top.highlight
+    assert top.text[top.highlight_start : top.highlight_end] == top.highlight
+    assert "夯实数字治理" in answer.lead
