@@ -567,20 +567,31 @@ def lead_sentence(
     return f"{where}{superseded}:{words}{within}"
 
 
-def dropped_lead(final: Result, draft: Result, lexicon: Lexicon, english: bool) -> str:
+def dropped_lead(
+    final: Result, draft: Result, lexicon: Lexicon, english: bool, now: str | None = None
+) -> str:
     """The lead for a question about draft words the final plan does not keep as they were: it
-    quotes them as superseded and names the final task that replaced theirs. What exactly changed
-    is the version note, which follows."""
+    quotes them as superseded and names the final task that replaced theirs. Where that task
+    reworded them (``now``, its words for them: 30个 became 20个), it quotes its sentence that
+    holds the new words; otherwise it says the words are not kept. Every change is the version
+    note, which follows."""
     words = draft.highlight.strip()
     draft_label = clause_label(int(draft.clause or 0), english, superseded=True)
     final_label = clause_label(int(final.clause or 0), english)
+    span = next((s for s in split_sentences(final.text) if now and now in final.text[s[0] : s[1]]), None)
     if english:
         title = lexicon.english(final.title) or final.title
-        return (
-            f'{capitalised(draft_label)} said "{words}" (quoted in Chinese, superseded); '
-            f'{final_label} "{title}" of the final plan does not keep these words as they were.'
-        )
-    return f"{draft_label}写的“{words}”(草案原文,已被正式版取代),正式版{final_label} {final.title}没有原样保留这句话。"
+        said = f'{capitalised(draft_label)} said "{words}" (quoted in Chinese, superseded); '
+        if span is not None:
+            return (
+                said
+                + f'{final_label} "{title}" of the final plan says instead "{final.text[span[0] : span[1]]}".'
+            )
+        return said + f'{final_label} "{title}" of the final plan does not keep these words as they were.'
+    said = f"{draft_label}写的“{words}”(草案原文,已被正式版取代),正式版{final_label} {final.title}"
+    if span is not None:
+        return said + f"改为“{final.text[span[0] : span[1]]}”"
+    return said + "没有原样保留这句话。"
 
 
 def also_answers(second: Result, lexicon: Lexicon, english: bool) -> str:

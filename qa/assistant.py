@@ -285,7 +285,8 @@ class Assistant:
                 query, top, self.collection.get(top.doc_id), self.lexicon, coverage, not_stated, cue
             )
             if self._asks_about_dropped_words(query, hits, results):
-                lead = dropped_lead(results[0], results[1], self.lexicon, query.english)
+                now = self.versions.rewording(int(top.clause or 0), results[1].highlight)
+                lead = dropped_lead(results[0], results[1], self.lexicon, query.english, now)
             elif coverage == "answered" and self._both_answer(query, results):
                 lead += also_answers(results[1], self.lexicon, query.english)
         text = compose(

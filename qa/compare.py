@@ -388,6 +388,17 @@ class PlanVersions:
     counterparts: Mapping[TaskKey, TaskKey] = field(default_factory=dict)
     changes: tuple[TaskChange, ...] = ()
     notes_en: Mapping[TaskKey, str] = field(default_factory=dict)
+    # Each final task's changes as records (``describe_pair``), by its number.
+    records: Mapping[int, VersionNote] = field(default_factory=dict)
+
+    def rewording(self, final: int, draft_words: str) -> str | None:
+        """The final plan's words for ``draft_words`` where task ``final`` reworded them (30个 became
+        20个), not dropped them: None when they were deleted or the task is unchanged."""
+        note = self.records.get(final)
+        for change in note.changes if note else ():
+            if change.kind == "reworded" and change.draft.strip(",。;、,;") in draft_words:
+                return change.final
+        return None
 
     def listed(self, status: ListedStatus) -> tuple[TaskPair, ...]:
         """Every alignment row with ``status``, in the final plan's order."""
@@ -438,8 +449,11 @@ def compare_plans(
     notes_en: dict[TaskKey, str] = {}
     counterparts: dict[TaskKey, TaskKey] = {}
     changes: list[TaskChange] = []
+    records: dict[int, VersionNote] = {}
     for pair in pairs:
         described = describe_pair(pair, draft, final, unit_aliases)
+        if described is not None and pair.final is not None:
+            records[pair.final] = described
         note = render_note(described) if described else None
         note_en = render_note(described, True, english_name) if described else None
         if pair.status != "same":
@@ -455,7 +469,7 @@ def compare_plans(
             notes_en[(draft.doc_id, d)] = superseded_note(d, pair.final, True) + (note_en or same_text(True))
             if pair.final is not None:
                 counterparts[(draft.doc_id, d)] = (final.doc_id, pair.final)
-    return PlanVersions(draft, final, pairs, notes, counterparts, tuple(changes), notes_en)
+    return PlanVersions(draft, final, pairs, notes, counterparts, tuple(changes), notes_en, records)
 
 
 def reason_paragraphs(

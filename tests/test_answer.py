@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -530,6 +531,18 @@ def test_draft_words_the_final_plan_dropped_are_quoted_as_superseded(
         f"正式版第{final}项 {current.title}没有原样保留这句话。"
     )
     assert current.version_note and current.version_note in answer.text  # what exactly changed
+
+
+def test_draft_words_the_final_plan_reworded_are_quoted_with_the_new_wording(assistant: Assistant) -> None:
+    """30个 became 20个: the sentence was changed, not dropped, and the lead says what it became."""
+    answer = assistant.ask("物业服务费调整的小区数量 草案和定稿有什么变化")
+    current, old = answer.results[0], answer.results[1]
+    assert (current.clause, old.clause, old.doc_id) == (11, 11, "plan-draft")
+    assert "30个小区物业服务费调整" in old.highlight
+    new = next(s for s in re.split(r"(?<=。)", current.text) if "20个小区物业服务费调整" in s).strip()
+    assert new in assistant.collection.current_plan.text
+    assert answer.lead.endswith(f"正式版第11项 {current.title}改为“{new}”")
+    assert "没有原样保留" not in answer.lead
 
 
 def test_a_whole_task_comparison_is_not_read_as_dropped_words(assistant: Assistant) -> None:

@@ -162,6 +162,9 @@ def test_hash_clause_reference(question: str) -> None:
         ("建筑垃圾资源化利用率93%的目标还在吗?", "compare"),
         ("提升业委会规范化运作率这个提法,正式版是不是删了?", "compare"),
         ("How did task 11 change from the draft?", "compare"),
+        ("草案说每年调整30个小区的物业费,正式版还是这样吗?", "compare"),
+        # 不同意 disagrees; it asks nothing about the versions
+        ("业主们不同意动用维修资金怎么办?", None),
     ],
 )
 def test_version_intent(question: str, version: str | None) -> None:
