@@ -249,9 +249,18 @@ class Assistant:
             if holder:
                 order = [holder, *(i for i in range(len(results)) if i != holder)]
                 results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]
+        unstated = cue
+        if coverage == "answered" and not query.asks_dated:
+            # 回收点在哪里…卖给谁: the lead units answer who, and where is still not said.
+            for kind in query.also_asks:
+                other = self.lexicon.cue(kind)
+                detail = replace(query, asks=kind, asks_detail=True)
+                if coverage_of(detail, hits, other, False, self.thresholds.evidence_margin) == "partial":
+                    coverage, unstated = "partial", other
+                    break
         not_stated = None
-        if coverage == "partial" and cue is not None and cue.missing is not None:
-            not_stated = cue.missing[1] if query.english else cue.missing[0]
+        if coverage == "partial" and unstated is not None and unstated.missing is not None:
+            not_stated = unstated.missing[1] if query.english else unstated.missing[0]
 
         def reply(
             abstained: bool, text: str, results: list[Result], lead: str, listing: bool = False

@@ -153,6 +153,9 @@ class Query:
     about_period: bool = False  # asks when the plan itself runs or ends
     asks_dated: bool = False  # asks when or by whom a document was issued (告知是哪天发的? 谁印发的?)
     asks_detail: bool = False  # asks for the detail itself (多少钱, 哪些街道), not only its subject
+    # Details of other kinds it asks for as well (回收点在哪里…卖给谁 asks who, and where): an
+    # answer that has one but not the other says which it does not give.
+    also_asks: tuple[AskKind, ...] = ()
 
     @property
     def focus_text(self) -> str | None:
@@ -265,6 +268,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         asking=asking_span,
         glossary_terms=glossary_terms,
         asks_detail=_asks_detail(asking, asks, lexicon),
+        also_asks=_also_asked(asking, asks, lexicon),
         about_period=asks == "date" and clause is None and unit is None and bool(_PLAN_PERIOD.search(text)),
         asks_dated=asks in ("date", "who")
         and lexicon is not None
@@ -537,6 +541,28 @@ def _glossary_terms(text: str, lexicon: Lexicon) -> tuple[str, ...]:
         if zh not in out:
             out.append(zh)
     return tuple(out[:_MAX_GLOSSARY_TERMS])
+
+
+def _also_asked(text: str, asks: AskKind, lexicon: Lexicon | None) -> tuple[AskKind, ...]:
+    """The other kinds of detail the question asks for by a strict cue of theirs, weak cues aside
+    (多少 in 多少钱 asks no figure besides the sum)."""
+    if lexicon is None:
+        return ()
+    lowered = text.lower()
+    return tuple(
+        cue.kind
+        for cue in lexicon.asks
+        if cue.kind != asks
+        and cue.missing is not None
+        and (
+            any(p.search(text) for p in cue.patterns)
+            or any(
+                _mentions(lowered, w) if _ENGLISH_WORD.search(w) else _asked_by(text, w)
+                for w in cue.strict
+                if w not in lexicon.weak_cues
+            )
+        )
+    )
 
 
 def _asks_detail(text: str, asks: AskKind, lexicon: Lexicon | None) -> bool:

@@ -760,3 +760,13 @@ def test_a_sentence_ending_in_a_colon_is_quoted_with_what_it_introduces(assistan
     assert top.highlight.startswith("2024年5月我委书面征求政协委员") and "夯实数字治理" in top.highlight
     assert top.text[top.highlight_start : top.highlight_end] == top.highlight
     assert "夯实数字治理" in answer.lead
+
+
+def test_a_second_detail_asked_and_not_given_makes_the_answer_partial(assistant: Assistant) -> None:
+    """Who buys old paper is answered by the task's lead units; where the points are is not said."""
+    answer = assistant.ask("旧报纸纸箱子卖给谁?回收点在哪里?")
+    assert answer.asks == "who" and answer.coverage == "partial" and answer.missing == "具体地点"
+    assert (answer.results[0].doc_id, answer.results[0].clause) == ("plan-final", 20)
+    assert answer.lead.endswith("但没有写明具体地点。")
+    # 多少 in 多少钱 asks for the sum only, and an e-mail address answers 邮箱是多少 whole
+    assert assistant.ask("征求意见的电子邮箱是多少?").coverage == "answered"
