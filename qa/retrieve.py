@@ -132,6 +132,7 @@ class Retriever:
         self.weights = weights or Weights()
         self._plans = {v: collection.plan(v).doc_id for v in ("draft", "final")}
         self._roles = {d.doc_id: d.role for d in collection.documents}
+        self._task_titles = frozenset(ch.title for ch in index.chunks if isinstance(ch.clause, int))
         self._task_positions: dict[TaskKey, list[int]] = {}
         for i, ch in enumerate(index.chunks):
             if isinstance(ch.clause, int):
@@ -170,10 +171,16 @@ class Retriever:
         text = query.expanded if mode == "full" else query.text
         qvec = self._embed_query(text)
         words = self._tokenizer.tokens(text)
+        # Which sentence of a clause answers is read from the question's own words: a task title
+        # the glossary added for "property management" would favour the sentences that echo it.
+        sentence_words = list(words)
         if mode == "full" and query.glossary_terms:
             # The plan's words for an English question's words: the multilingual model reads the
             # English itself, BM25 needs the Chinese.
             words += self._tokenizer.tokens(" ".join(query.glossary_terms))
+            sentence_words += self._tokenizer.tokens(
+                " ".join(t for t in query.glossary_terms if t not in self._task_titles)
+            )
         focus = query.focus_text if mode == "full" and self.weights.focus > 0 else None
         if focus:
             # The asking sentence weighs above the story; the story still counts as context.
@@ -181,6 +188,7 @@ class Retriever:
             qvec = f * self._embed_query(focus) + (1 - f) * qvec
             qvec = (qvec / max(float(np.linalg.norm(qvec)), 1e-9)).astype(np.float32)
             words = self._tokenizer.tokens(focus) + words
+            sentence_words = self._tokenizer.tokens(focus) + sentence_words
         dense = self.index.dense_scores(qvec)
         lexical = self.index.bm25_scores(words)
         # How strongly the plan's own words match the asking sentence, without added wording: a
@@ -215,7 +223,7 @@ class Retriever:
             searched=searched,
             off_topic_lead=off_topic_lead,
         )
-        evidence = _Evidence(qvec, {w for w in words if not w.startswith("#")})
+        evidence = _Evidence(qvec, {w for w in sentence_words if not w.startswith("#")})
         if mode == "dense":
             scores = dense.astype(np.float64)
         elif mode == "bm25":

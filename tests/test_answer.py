@@ -218,6 +218,16 @@ def test_abstains_on_unrelated_questions(assistant: Assistant, question: str) ->
     assert "计划中没有找到与此直接相关的内容" in answer.text
 
 
+def test_an_english_questions_sentence_is_chosen_by_its_own_words_not_the_task_title(
+    assistant: Assistant,
+) -> None:
+    """ "property management" brings in task 11's title; the fee is what was asked about."""
+    answer = assistant.ask("Are property management fees going to rise?")
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 11)
+    assert "物业服务费调整" in top.highlight and "物业服务费调整" in answer.lead
+
+
 def test_abstains_in_english(assistant: Assistant) -> None:
     answer = assistant.ask("How do I apply for a Shanghai residence permit?")
     assert answer.abstained is True
