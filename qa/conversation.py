@@ -580,6 +580,10 @@ class Conversation:
         subject is the draft's and the question does not ask for another version."""
         clause = self._clause.get(subject)
         words = [clause.title] if clause is not None and titled else []
+        if context.question and titled:
+            # "And by when?" after the parking near hospitals: the sentence that answers is the one
+            # about what was asked before, not the task's first sentence with a date.
+            words.append(context.question)
         draft = self.collection.superseded_plan.doc_id
         asked: VersionIntent | None = version if version in ("draft", "compare") else None  # type: ignore[assignment]
         if asked is None and version != "final" and subject[0] == draft:

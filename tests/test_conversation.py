@@ -380,6 +380,22 @@ def test_who_leads_it_after_the_elevator_question(assistant) -> None:  # noqa: A
     assert (draft.results[0].doc_id, draft.results[0].clause) == ("plan-draft", 10)
 
 
+@pytest.mark.parametrize(
+    ("first", "then", "words"),
+    [
+        ("Will there be more parking spaces near hospitals?", "And by when?", "停车泊位700个"),
+        ("物业服务费每年调整多少个小区?", "草案里呢?", "30个小区物业服务费调整"),
+    ],
+)
+def test_a_follow_up_quotes_the_sentence_about_what_was_asked_before(  # noqa: ANN001
+    assistant, first: str, then: str, words: str
+) -> None:
+    """The task holds other dates and figures (三年内完成…改善项目18个, 推进30个…区域合并); the
+    follow-up's "it" is what the question before asked about."""
+    answer = assistant.ask(then, context=assistant.ask(first).context)
+    assert answer.follows is not None and words in answer.results[0].highlight and words in answer.lead
+
+
 def test_a_new_topic_mid_conversation_starts_afresh(assistant) -> None:  # noqa: ANN001
     first = assistant.ask(ELEVATOR)
     sorting = assistant.ask("垃圾分类有什么要求?", context=first.context)
