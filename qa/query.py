@@ -47,7 +47,10 @@ _DRAFT = re.compile(
 )
 _COMPARE = re.compile(
     r"区别|不同(?!意)|变化|还是这样|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
-    r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bremoved\b|\badded\b|\bdropped\b|\bstill\b",
+    r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bstill\b"
+    # "will be added to old buildings" adds lifts; "was it added later?" asks about the versions
+    r"|\b(?:was|were|been|is|are|it|later|newly)\s+(?:\S+\s+){0,4}(?<!\bbe )(?:removed|added|dropped)\b"
+    r"|\b(?:removed|added|dropped)\b.*\b(?:draft|final|version|later|since)\b",
     re.I,
 )
 _WANTS_UNITS = re.compile(

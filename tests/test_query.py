@@ -165,6 +165,12 @@ def test_hash_clause_reference(question: str) -> None:
         ("草案说每年调整30个小区的物业费,正式版还是这样吗?", "compare"),
         # 不同意 disagrees; it asks nothing about the versions
         ("业主们不同意动用维修资金怎么办?", None),
+        # lifts to be added to buildings are not a task the final plan added
+        ("How many lifts will be added to old buildings?", None),
+        ("How many charging points are to be added?", None),
+        ("Was the e-bike task added later?", "compare"),
+        ("Was the 93% target dropped?", "compare"),
+        ("Which tasks were added in the final plan?", "compare"),
     ],
 )
 def test_version_intent(question: str, version: str | None) -> None:
