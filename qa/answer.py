@@ -446,7 +446,7 @@ def compose(
     top = results[0]
     note_label = "Version note: " if en else "版本说明:"
     lines = []
-    if query.version == "compare" and top.version_note:
+    if query.version == "compare" and top.version_note and top.version_note not in lead:
         # Asked what changed: the change is the answer, the quoted sentence its evidence.
         lines.append(note_label + top.version_note)
     lines += [lead or top.highlight, f"——{cite or top.citation}"]
@@ -592,6 +592,14 @@ def dropped_lead(
     if span is not None:
         return said + f"改为“{final.text[span[0] : span[1]]}”"
     return said + "没有原样保留这句话。"
+
+
+def change_lead(top: Result, lexicon: Lexicon, english: bool) -> str:
+    """The lead for a question about how a task of the final plan changed from the draft: the task,
+    who leads it, and every change, as the version note lists them."""
+    if english:
+        return f"{_task_named(top, lexicon, True)} compared with the draft: {top.version_note}"
+    return f"{_task_named(top, lexicon, False)}与草案相比:{top.version_note}"
 
 
 def also_answers(second: Result, lexicon: Lexicon, english: bool) -> str:

@@ -20,6 +20,7 @@ from qa.answer import (
     abstains,
     also_answers,
     asked_sentence,
+    change_lead,
     compose,
     coverage_of,
     dropped_lead,
@@ -296,6 +297,9 @@ class Assistant:
             if self._asks_about_dropped_words(query, hits, results):
                 now = self.versions.rewording(int(top.clause or 0), results[1].highlight)
                 lead = dropped_lead(results[0], results[1], self.lexicon, query.english, now)
+            elif query.version == "compare" and top.version == "final" and top.version_note:
+                # 第11项草案和正式版有什么不同? is answered by the changes, not the task's text.
+                lead = change_lead(top, self.lexicon, query.english)
             elif coverage == "answered" and self._both_answer(query, results):
                 lead += also_answers(results[1], self.lexicon, query.english)
         text = compose(

@@ -780,3 +780,21 @@ def test_a_second_detail_asked_and_not_given_makes_the_answer_partial(assistant:
     assert answer.lead.endswith("但没有写明具体地点。")
     # 多少 in 多少钱 asks for the sum only, and an e-mail address answers 邮箱是多少 whole
     assert assistant.ask("征求意见的电子邮箱是多少?").coverage == "answered"
+
+
+@pytest.mark.parametrize(
+    ("question", "clause", "words"),
+    [
+        ("第11项草案和正式版有什么不同?", 11, "每年完成不少于20个小区物业服务费调整"),
+        ("How did task 19 change from the draft?", 19, "全区建筑垃圾资源化综合利用率达到93%"),
+    ],
+)
+def test_how_a_task_changed_is_answered_by_its_changes(
+    assistant: Assistant, question: str, clause: int, words: str
+) -> None:
+    """The lead names the task and lists every change; the note is not repeated after it."""
+    answer = assistant.ask(question)
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", clause) and top.version_note
+    assert answer.lead.endswith(top.version_note) and words in answer.lead
+    assert answer.text.count(top.version_note) == 1
