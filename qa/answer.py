@@ -450,7 +450,7 @@ def compose(
         # Asked what changed: the change is the answer, the quoted sentence its evidence.
         lines.append(note_label + top.version_note)
     lines += [lead or top.highlight, f"——{cite or top.citation}"]
-    if top.version_note and query.version != "compare":
+    if top.version_note and query.version != "compare" and top.version_note not in lead:
         if top.superseded or top.highlight not in superseded_text:
             lines.append(note_label + top.version_note)
         else:

@@ -297,8 +297,9 @@ class Assistant:
             if self._asks_about_dropped_words(query, hits, results):
                 now = self.versions.rewording(int(top.clause or 0), results[1].highlight)
                 lead = dropped_lead(results[0], results[1], self.lexicon, query.english, now)
-            elif query.version == "compare" and top.version == "final" and top.version_note:
-                # 第11项草案和正式版有什么不同? is answered by the changes, not the task's text.
+            elif query.version in ("compare", "draft") and top.version == "final" and top.version_note:
+                # 第11项草案和正式版有什么不同? is answered by the changes, not the task's text; so is
+                # 草案里有这个任务吗? when the final plan's task is the answer (the draft had none).
                 lead = change_lead(top, self.lexicon, query.english)
             elif coverage == "answered" and self._both_answer(query, results):
                 lead += also_answers(results[1], self.lexicon, query.english)

@@ -445,3 +445,13 @@ def test_english_follow_ups_about_the_consultation(assistant) -> None:  # noqa: 
     assert assistant.collection.get(count.results[0].doc_id).role == "participation-report"
     new = assistant.ask("And what about garbage sorting?", context=count.context)
     assert new.follows is None and new.results[0].clause == 20
+
+
+def test_asked_about_the_draft_of_a_task_the_draft_did_not_have(assistant) -> None:  # noqa: ANN001
+    """The final plan's task is the answer, and the lead says the draft had none."""
+    first = assistant.ask("“一网统管”平台建设是谁牵头?")
+    answer = assistant.ask("草案里有这个任务吗?", context=first.context)
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 30) and answer.follows is not None
+    assert answer.lead.endswith("与草案相比:正式版新增此项,草案中没有对应任务。")
+    assert answer.text.count("草案中没有对应任务") == 1
