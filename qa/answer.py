@@ -261,6 +261,11 @@ def _highlight(
     quoted = _quoted_sentence(chunk.text, body, asked)
     if quoted is not None:  # 草案第14项有开展无违建示范街镇创建…: the words the question quotes
         return quoted
+    if cue is not None and cue.missing is not None and query.asks_detail:
+        # 第23项的目标数字是多少?: the sentence with the figure, not the title's next sentence.
+        holding = asked_sentence(hit, cue, stated=True)
+        if holding is not None:
+            return holding
     if body and body[0][0] == 0:
         return 0, body[min(1, len(body) - 1)][1]
     return hit.sentence

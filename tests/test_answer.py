@@ -798,3 +798,10 @@ def test_how_a_task_changed_is_answered_by_its_changes(
     assert (top.doc_id, top.clause) == ("plan-final", clause) and top.version_note
     assert answer.lead.endswith(top.version_note) and words in answer.lead
     assert answer.text.count(top.version_note) == 1
+
+
+def test_a_task_asked_by_number_for_a_figure_quotes_the_sentence_with_it(assistant: Assistant) -> None:
+    answer = assistant.ask("第23项的目标数字是多少?")
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-final", 23) and answer.asks == "count"
+    assert "135公里" in top.highlight and "135公里" in answer.lead
