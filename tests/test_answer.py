@@ -426,7 +426,8 @@ def test_draft_stage_documents_are_quoted_as_superseded(assistant: Assistant) ->
 def test_a_question_about_a_change_leads_with_the_change(assistant: Assistant) -> None:
     answer = assistant.ask("建筑垃圾资源化利用率还有93%的目标吗?", k=1)
     assert answer.results[0].doc_id == "plan-final"
-    assert answer.text.startswith("版本说明:") and "93%" in answer.text.splitlines()[0]
+    first = answer.text.splitlines()[0]
+    assert first == answer.lead and "与草案相比:" in first and "93%" in first
 
 
 def test_final_plan_first_even_with_one_result(assistant: Assistant) -> None:

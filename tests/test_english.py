@@ -121,9 +121,12 @@ def test_english_question_gets_english_notes_and_chinese_gets_chinese(fake_assis
     assert en.results[0].clause == 10 and zh.results[0].clause == 10
     assert en.results[0].version_note == versions.notes_en[key]
     assert zh.results[0].version_note == versions.notes[key]
-    # asked what changed, the English answer opens with the note under its English label
-    assert en.text.startswith("Version note: " + versions.notes_en[key])
-    assert zh.text.startswith("版本说明:" + versions.notes[key])
+    # asked what changed, the answer opens with the task and the note, in the asker's language
+    assert en.text.startswith('Task 10 "') and en.lead.endswith(
+        " compared with the draft: " + versions.notes_en[key]
+    )
+    assert zh.text.startswith("第10项") and zh.lead.endswith("与草案相比:" + versions.notes[key])
+    assert "Version note" not in en.text and "版本说明" not in zh.text
 
 
 def test_cli_text_and_json_of_an_english_answer(qa_main) -> None:  # noqa: ANN001
