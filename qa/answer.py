@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from qa.compare import TaskKey
@@ -47,8 +47,12 @@ __all__ = [
     "listing",
     "filters_notice",
     "dropped_lead",
+    "change_lead",
     "also_answers",
     "asked_sentence",
+    "coverage_of",
+    "lead_sentence",
+    "unstated_detail",
     "NO_ANSWER_ZH",
     "NO_ANSWER_EN",
 ]
@@ -287,14 +291,29 @@ def _quoted_sentence(
     return best[1] if best[0] >= _QUOTED_PAIRS else None
 
 
+# An item of a list that a colon introduces: "1、增设…", "2、完善…".
+_LIST_ITEM = re.compile(r"\s*(?:\d+|[一二三四五六七八九十]+)[、.．]")
+
+
 def _through_colon(text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """A sentence that ends in a colon introduces the next one (…我委对草案行动计划重点任务进行了
-    修改: and on the next line what was changed): the two answer together."""
+    """A sentence that ends in a colon introduces what follows (…我委对草案行动计划重点任务进行了
+    修改: and on the next lines what was changed): the next sentence, or every numbered item of
+    the list it opens, answers with it."""
     start, end = span
     if not text[start:end].rstrip().endswith((":", ":")):
         return span
-    after = next((s for s in split_sentences(text) if s[0] >= end), None)
-    return (start, after[1]) if after else span
+    after = [s for s in split_sentences(text) if s[0] >= end]
+    if not after:
+        return span
+    items = [s for s in after if _LIST_ITEM.match(text[s[0] : s[1]])]
+    if not items or items[0] != after[0]:
+        return start, after[0][1]
+    last = after[0]
+    for s in after:
+        if s is not after[0] and not _LIST_ITEM.match(text[s[0] : s[1]]) and text[last[1] : s[0]].count("\n"):
+            break  # a line that is not an item ends the list
+        last = s
+    return start, last[1]
 
 
 def to_result(
@@ -500,6 +519,20 @@ def coverage_of(
     return (
         "answered" if any(asked_sentence(h, cue, True, margin, given=given) for h in holders) else "partial"
     )
+
+
+def unstated_detail(
+    query: Query, hits: Sequence[Hit], lexicon: Lexicon, margin: float | None = None
+) -> AskCue | None:
+    """The first other kind of detail the question asks for (``Query.also_asks``) that the
+    answer's clause does not give: 回收点在哪里…卖给谁 is answered who by the lead units, and where
+    is still not said. None when each is given."""
+    for kind in query.also_asks:
+        cue = lexicon.cue(kind)
+        detail = replace(query, asks=kind, asks_detail=True)
+        if cue is not None and coverage_of(detail, hits, cue, False, margin) == "partial":
+            return cue
+    return None
 
 
 def _units(result: Result, lexicon: Lexicon, english: bool) -> str:

@@ -29,6 +29,7 @@ from qa.answer import (
     listing,
     missing_task,
     to_result,
+    unstated_detail,
 )
 from qa.compare import LISTED_STATUSES, PlanVersions, TaskPair, compare_plans, reason_paragraphs
 from qa.conversation import Context, Conversation, FollowUp, load_cues
@@ -121,7 +122,7 @@ class Assistant:
             self.versions.counterparts,
             self.tuned.weights,
             unit_aliases=self.lexicon.unit_aliases,
-            off_topic_vectors=self.embedder.embed_passages(list(self.lexicon.off_topic_kinds)),
+            off_topic_vectors=self.embedder.embed_passages(list(self.lexicon.off_topic_services)),
             listings={s: self.versions.listed_tasks(s) for s in LISTED_STATUSES},
         )
         self.conversation = Conversation(
@@ -252,13 +253,9 @@ class Assistant:
                 results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]
         unstated = cue
         if coverage == "answered" and not query.asks_dated:
-            # 回收点在哪里…卖给谁: the lead units answer who, and where is still not said.
-            for kind in query.also_asks:
-                other = self.lexicon.cue(kind)
-                detail = replace(query, asks=kind, asks_detail=True)
-                if coverage_of(detail, hits, other, False, self.thresholds.evidence_margin) == "partial":
-                    coverage, unstated = "partial", other
-                    break
+            other = unstated_detail(query, hits, self.lexicon, self.thresholds.evidence_margin)
+            if other is not None:
+                coverage, unstated = "partial", other
         not_stated = None
         if coverage == "partial" and unstated is not None and unstated.missing is not None:
             not_stated = unstated.missing[1] if query.english else unstated.missing[0]
@@ -297,7 +294,12 @@ class Assistant:
             if self._asks_about_dropped_words(query, hits, results):
                 now = self.versions.rewording(int(top.clause or 0), results[1].highlight)
                 lead = dropped_lead(results[0], results[1], self.lexicon, query.english, now)
-            elif query.version in ("compare", "draft") and top.version == "final" and top.version_note:
+            elif (
+                query.names_versions
+                and query.version in ("compare", "draft")
+                and top.version == "final"
+                and top.version_note
+            ):
                 # 第11项草案和正式版有什么不同? is answered by the changes, not the task's text; so is
                 # 草案里有这个任务吗? when the final plan's task is the answer (the draft had none).
                 lead = change_lead(top, self.lexicon, query.english)

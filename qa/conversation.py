@@ -44,7 +44,7 @@ from qa.documents import Collection, Version
 from qa.errors import InvalidContext, InvalidQuestion
 from qa.lexicon import Lexicon
 from qa.plan_format import clause_label
-from qa.query import Query, VersionIntent, parse_query
+from qa.query import Query, VersionIntent, names_entry, parse_query
 from qa.retrieve import Hit, Retriever, Scope, Signals
 from qa.structure import Clause
 from qa.tokens import Tokenizer
@@ -481,7 +481,9 @@ class Conversation:
         elif query.roles:
             subject = self._pointed_at(query, carried, subject)
         reasons = self._reasons(query, context, subject, reading)
-        rewritten = self._rewrite(query, context, subject, reading.version, titled=not reasons)
+        rewritten = self._rewrite(
+            query, context, subject, reading.version, titled=not reasons, same_subject=reading.ordinal is None
+        )
         if (
             reading.ordinal is not None
             and query.asks == "what"
@@ -574,13 +576,21 @@ class Conversation:
         return {k for k, c in self._clause.items() if c.kind == "task"}
 
     def _rewrite(
-        self, query: Query, context: Context, subject: ClauseKey, version: str | None, titled: bool = True
+        self,
+        query: Query,
+        context: Context,
+        subject: ClauseKey,
+        version: str | None,
+        titled: bool = True,
+        same_subject: bool = True,
     ) -> Query:
-        """The question with the subject's words added (``titled``), and the draft kept when the
-        subject is the draft's and the question does not ask for another version."""
+        """The question with the subject's words added (``titled``), with the question that set the
+        subject where it keeps that subject (``same_subject``: not 第二个 after a listing), and the
+        draft kept when the subject is the draft's and the question does not ask for another
+        version."""
         clause = self._clause.get(subject)
         words = [clause.title] if clause is not None and titled else []
-        if context.question and titled:
+        if context.question and titled and same_subject:
             # "And by when?" after the parking near hospitals: the sentence that answers is the one
             # about what was asked before, not the task's first sentence with a date.
             words.append(context.question)
@@ -671,7 +681,7 @@ class Conversation:
             return False
         text = query.text.lower()
         asked = [w for cue in self.lexicon.asks for w in cue.zh if w in text]
-        return any(_mentions(text, w) and not any(w in a for a in asked) for w in self.lexicon.off_topics)
+        return any(names_entry(text, w) and not any(w in a for a in asked) for w in self.lexicon.off_topics)
 
     def _text(self, context: Context) -> str:
         """The text of the carried-over subject: its clause, its counterpart, its label and question."""

@@ -86,8 +86,8 @@ class Lexicon:
     # Words that ask when a document was issued or written (印发, issued): its sign-off answers.
     dated_cues: tuple[str, ...] = ()
     # One passage per kind of service the plan does not cover (its name and entries), for the
-    # embedder: 猪肉多少钱 names no entry but is near 物价.
-    off_topic_kinds: tuple[str, ...] = ()
+    # embedder: a question may mean a service without naming any of its entries.
+    off_topic_services: tuple[str, ...] = ()
 
     def cue(self, kind: str) -> AskCue | None:
         return next((c for c in self.asks if c.kind == kind), None)
@@ -178,5 +178,7 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
                 *(w.lower() for w in asks_data.get("dated", {}).get("en", ())),
             ]
         ),
-        off_topic_kinds=tuple(f"{kind}: {'、'.join(words)}" for kind, words in off_categories.items()),
+        off_topic_services=tuple(
+            f"{service}: {'、'.join(words)}" for service, words in off_categories.items()
+        ),
     )

@@ -16,7 +16,7 @@ from typing import Literal
 from qa.compare import ListedStatus
 from qa.documents import Version
 from qa.errors import InvalidQuestion
-from qa.lexicon import AskKind, Lexicon, StatusCues
+from qa.lexicon import AskCue, AskKind, Lexicon, StatusCues
 from qa.plan_format import cn_number
 
 __all__ = [
@@ -46,11 +46,16 @@ _DRAFT = re.compile(
     re.I,
 )
 _COMPARE = re.compile(
-    r"区别|不同(?!意)|变化|还是这样|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改|放到哪|变成"
+    r"区别|不同(?!意)|变化|还是这样吗|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改(?![造进善建变])|放到哪|变成"
     r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bstill\b"
-    # "will be added to old buildings" adds lifts; "was it added later?" asks about the versions
-    r"|\b(?:was|were|been|is|are|it|later|newly)\s+(?:\S+\s+){0,4}(?<!\bbe )(?:removed|added|dropped)\b"
-    r"|\b(?:removed|added|dropped)\b.*\b(?:draft|final|version|later|since)\b",
+    # "How many lifts will be added?" adds lifts; added, removed or dropped ask about the versions
+    # only with a version word (added in the final plan, dropped from the draft, added later?).
+    r"|\b(?:removed|added|dropped|deleted)\b(?=.*\b(?:draft|final|version|original)\b)"
+    r"|\b(?:draft|final|version|original)\b.*\b(?:removed|added|dropped|deleted)\b|\badded later\s*\??\s*$",
+    re.I,
+)
+_VERSION_WORD = re.compile(
+    r"正式版|正式稿|定稿|终稿|最终版|区别|对比|不同(?!意)|差异|一样吗|\b(?:final|version|draft|differ\w*|compared?)\b",
     re.I,
 )
 _WANTS_UNITS = re.compile(
@@ -138,6 +143,9 @@ class Query:
     clause: int | None = None
     clause_in_draft: bool = False  # "草案第25项": the number is the draft's numbering
     version: VersionIntent | None = None  # None: the current plan is the authority
+    # Names a version or a comparison (草案, 正式版, 区别, draft): asked how a task changed, the
+    # changes are then the whole answer; 怎么改 or still alone may be about the task itself.
+    names_versions: bool = False
     wants_units: bool = False
     unit: str | None = None  # canonical lead unit the question names
     lists_tasks: bool = False  # "区房管局负责哪些任务?": every task that unit leads
@@ -240,7 +248,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         roles = tuple(
             role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
-        off_topic = any(_mentions(asking, w) for w in lexicon.off_topics)
+        off_topic = any(names_entry(asking, w) for w in lexicon.off_topics)
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
     status: ListedStatus | None = None
     if lexicon is not None and clause is None and not lists:
@@ -259,6 +267,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         clause=clause,
         clause_in_draft=clause_in_draft,
         version=version,
+        names_versions=bool(_DRAFT.search(text) or _VERSION_WORD.search(text)),
         wants_units=bool(_WANTS_UNITS.search(text)) or lists,
         unit=unit,
         lists_tasks=lists,
@@ -340,6 +349,20 @@ def _mentions(text: str, word: str) -> bool:
     """Whether ``text`` contains ``word``; Latin words must match whole, case-insensitively."""
     pattern = _latin_word(word)
     return word in text if pattern is None else pattern.search(text) is not None
+
+
+def names_entry(text: str, entry: str) -> bool:
+    """Whether ``text`` names a word list's ``entry``; an entry "幼儿园…报名" is its parts in that
+    order (幼儿园怎么报名, 幼儿园的报名通知), so the place alone (幼儿园门口的人行道) is not it."""
+    if "…" not in entry:
+        return _mentions(text, entry)
+    at = 0
+    for part in entry.split("…"):
+        at = text.find(part, at)
+        if at < 0:
+            return False
+        at += len(part)
+    return True
 
 
 @cache
@@ -512,17 +535,15 @@ def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | 
 
 
 # 好几户, 十几个, 这几天, 前几年: a 几 after these counts vaguely or points back; it asks nothing.
-_VAGUE_BEFORE_JI = "好十这那前后"
+# 提前几天 still asks (how many days ahead?).
+_VAGUE_JI = re.compile(r"(?:[好十这那后]|(?<!提)前)$")
 
 
 def _asked_by(text: str, word: str) -> bool:
     """Whether ``word`` occurs in ``text`` as a question cue: 几户 asks in 有几户, not in 好几户."""
     if not word.startswith("几"):
         return word in text
-    return any(
-        m.start() == 0 or text[m.start() - 1] not in _VAGUE_BEFORE_JI
-        for m in re.finditer(re.escape(word), text)
-    )
+    return any(not _VAGUE_JI.search(text[: m.start()]) for m in re.finditer(re.escape(word), text))
 
 
 # At most this many of the plan's words are added for an English question: the longest English
@@ -546,25 +567,23 @@ def _glossary_terms(text: str, lexicon: Lexicon) -> tuple[str, ...]:
     return tuple(out[:_MAX_GLOSSARY_TERMS])
 
 
+def _strictly_asked(text: str, cue: AskCue, skip: frozenset[str] = frozenset()) -> bool:
+    """Whether a pattern or a strict cue of ``cue`` (other than ``skip``) asks in ``text``."""
+    lowered = text.lower()
+    return any(p.search(text) for p in cue.patterns) or any(
+        (_mentions(lowered, w) if _latin_word(w) else _asked_by(text, w)) for w in cue.strict if w not in skip
+    )
+
+
 def _also_asked(text: str, asks: AskKind, lexicon: Lexicon | None) -> tuple[AskKind, ...]:
     """The other kinds of detail the question asks for by a strict cue of theirs, weak cues aside
     (多少 in 多少钱 asks no figure besides the sum)."""
     if lexicon is None:
         return ()
-    lowered = text.lower()
     return tuple(
         cue.kind
         for cue in lexicon.asks
-        if cue.kind != asks
-        and cue.missing is not None
-        and (
-            any(p.search(text) for p in cue.patterns)
-            or any(
-                _mentions(lowered, w) if _ENGLISH_WORD.search(w) else _asked_by(text, w)
-                for w in cue.strict
-                if w not in lexicon.weak_cues
-            )
-        )
+        if cue.kind != asks and cue.missing is not None and _strictly_asked(text, cue, lexicon.weak_cues)
     )
 
 
@@ -572,9 +591,4 @@ def _asks_detail(text: str, asks: AskKind, lexicon: Lexicon | None) -> bool:
     """Whether the question asks for the detail itself, by a strict cue of its kind: 要罚多少钱 does,
     物业公司收了钱不干活 does not. Only then may an answer say the detail is not stated."""
     cue = lexicon.cue(asks) if lexicon is not None else None
-    if cue is None:
-        return False
-    lowered = text.lower()
-    return any(p.search(text) for p in cue.patterns) or any(
-        _mentions(lowered, w) if _ENGLISH_WORD.search(w) else _asked_by(text, w) for w in cue.strict
-    )
+    return cue is not None and _strictly_asked(text, cue)

@@ -12,7 +12,7 @@ import pytest
 
 from qa.documents import Collection, Version, load_collection
 from qa.lexicon import load_lexicon
-from qa.query import parse_query
+from qa.query import names_entry, parse_query
 from qa.structure import parse_clauses, parse_sections
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -100,7 +100,8 @@ ASKED = [
     ("常务会议有哪几位领导出席?", "who"),
     ("对乱停车有什么管理办法?", "how"),
     ("第23项的目标数字是多少?", "count"),
-    ("征求意见的邮箱是什么数字?", "contact"),  # 数字 gives way, as 多少 does
+    ("数字化城市管理平台是干什么的?", "what"),  # 数字化 is not a figure
+    ("燃气检查会提前几天通知?", "date"),  # 提前几天 asks, 前几天 does not
 ]
 
 
@@ -337,15 +338,6 @@ def test_no_off_topic_subject_is_in_a_document(collection: Collection) -> None:
     categories = json.loads((LEXICON / "off_topics.json").read_text(encoding="utf-8"))["categories"]
     words = [w for entries in categories.values() for w in entries]
     assert len(words) == len(set(words)), "an entry belongs to one category"
-    texts = [doc.text for doc in collection.documents]
-    lowered = [t.lower() for t in texts]
-    found = [
-        w
-        for w in words
-        if any(w in t for t in texts)
-        or (
-            not re.search(r"[\u4e00-\u9fff]", w)
-            and any(re.search(rf"\b{re.escape(w)}\b", t) for t in lowered)
-        )
-    ]
-    assert found == []
+    # An entry with … (幼儿园…报名) is its parts in order within one sentence.
+    sentences = [s.lower() for doc in collection.documents for s in re.split(r"[。;;!!??\n]", doc.text)]
+    assert [w for w in words if any(names_entry(s, w) for s in sentences)] == []
