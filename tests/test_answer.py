@@ -490,6 +490,7 @@ def test_the_detail_asked_for_is_in_the_lead(assistant: Assistant, question: str
         ("举报违章建筑打什么电话?", 14, "联系方式"),
         ("新增的停车泊位怎么收费?", 4, "具体金额"),
         ("社区规划师怎么联系?", 35, "联系方式"),
+        ("换智能燃气表要自己掏钱吗?", 22, "具体金额"),
         # The task names 江苏路, but the question named it first: which compounds is still not said.
         ("江苏路社区的完整社区试点会覆盖哪些小区?", 12, "具体地点"),
     ],
