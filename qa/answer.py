@@ -305,8 +305,7 @@ def _through_colon(text: str, span: tuple[int, int]) -> tuple[int, int]:
     after = [s for s in split_sentences(text) if s[0] >= end]
     if not after:
         return span
-    items = [s for s in after if _LIST_ITEM.match(text[s[0] : s[1]])]
-    if not items or items[0] != after[0]:
+    if not _LIST_ITEM.match(text[after[0][0] : after[0][1]]):
         return start, after[0][1]
     last = after[0]
     for s in after:
@@ -616,19 +615,17 @@ def dropped_lead(
     words = draft.highlight.strip()
     draft_label = clause_label(int(draft.clause or 0), english, superseded=True)
     final_label = clause_label(int(final.clause or 0), english)
-    span = next((s for s in split_sentences(final.text) if now and now in final.text[s[0] : s[1]]), None)
+    sentences = (final.text[s:e] for s, e in split_sentences(final.text))
+    instead = next((sentence for sentence in sentences if now and now in sentence), None)
     if english:
         title = lexicon.english(final.title) or final.title
         said = f'{capitalised(draft_label)} said "{words}" (quoted in Chinese, superseded); '
-        if span is not None:
-            return (
-                said
-                + f'{final_label} "{title}" of the final plan says instead "{final.text[span[0] : span[1]]}".'
-            )
+        if instead is not None:
+            return said + f'{final_label} "{title}" of the final plan says instead "{instead}".'
         return said + f'{final_label} "{title}" of the final plan does not keep these words as they were.'
     said = f"{draft_label}写的“{words}”(草案原文,已被正式版取代),正式版{final_label} {final.title}"
-    if span is not None:
-        return said + f"改为“{final.text[span[0] : span[1]]}”"
+    if instead is not None:
+        return said + f"改为“{instead}”"
     return said + "没有原样保留这句话。"
 
 

@@ -45,8 +45,11 @@ _DRAFT = re.compile(
     r"|最初|初稿|起草时|\bdraft\b|\boriginal(?:ly)?\b",
     re.I,
 )
+# Words that set two things side by side; 不同意 disagrees.
+_COMPARING = r"区别|不同(?!意)|差异|一样吗|对比"
 _COMPARE = re.compile(
-    r"区别|不同(?!意)|变化|还是这样吗|改动|修改|差异|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|一样吗|对比|怎么改(?![造进善建变])|放到哪|变成"
+    _COMPARING
+    + r"|变化|还是这样吗|改动|修改|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|怎么改(?![造进善建变])|放到哪|变成"
     r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bstill\b"
     # "How many lifts will be added?" adds lifts; added, removed or dropped ask about the versions
     # only with a version word (added in the final plan, dropped from the draft, added later?).
@@ -55,7 +58,7 @@ _COMPARE = re.compile(
     re.I,
 )
 _VERSION_WORD = re.compile(
-    r"正式版|正式稿|定稿|终稿|最终版|区别|对比|不同(?!意)|差异|一样吗|\b(?:final|version|draft|differ\w*|compared?)\b",
+    r"正式版|正式稿|定稿|终稿|最终版|" + _COMPARING + r"|\b(?:final|version|draft|differ\w*|compared?)\b",
     re.I,
 )
 _WANTS_UNITS = re.compile(

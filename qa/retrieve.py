@@ -187,8 +187,9 @@ class Retriever:
             f = self.weights.focus
             qvec = f * self._embed_query(focus) + (1 - f) * qvec
             qvec = (qvec / max(float(np.linalg.norm(qvec)), 1e-9)).astype(np.float32)
-            words = self._tokenizer.tokens(focus) + words
-            sentence_words = self._tokenizer.tokens(focus) + sentence_words
+            focus_words = self._tokenizer.tokens(focus)
+            words = focus_words + words
+            sentence_words = focus_words + sentence_words
         dense = self.index.dense_scores(qvec)
         lexical = self.index.bm25_scores(words)
         # How strongly the plan's own words match the asking sentence, without added wording: a
