@@ -27,7 +27,7 @@ from qa.plan_format import (
     is_task_title,
     split_sentences,
 )
-from qa.query import Query
+from qa.query import Query, names_entry
 from qa.retrieve import Filters, Hit, Signals
 from qa.structure import Clause, sign_off
 from qa.tuned import Thresholds
@@ -488,14 +488,21 @@ def compose(
 
 
 def coverage_of(
-    query: Query, hits: Sequence[Hit], cue: AskCue | None, abstained: bool, margin: float | None = None
+    query: Query,
+    hits: Sequence[Hit],
+    cue: AskCue | None,
+    abstained: bool,
+    margin: float | None = None,
+    current_plan: str | None = None,
 ) -> Coverage:
     """``none`` when the documents do not cover the question; ``partial`` when the best clause
     covers its subject but no sentence of it (or of the same document's other results) holds the
     kind of thing asked for, such as an amount of money or a phone number.
 
     With a ``margin``, a task holds it only in a sentence about as close to the question as its
-    closest: the meters' "三年内" does not date the 瓶改管 that was asked about."""
+    closest: the meters' "三年内" does not date the 瓶改管 that was asked about. A task of the
+    ``current_plan`` (its document id) whose target is met within the plan's period answers when
+    it will be done (``within_period``)."""
     if abstained or not hits:
         return "none"
     top = hits[0]
@@ -515,13 +522,32 @@ def coverage_of(
         else [h for h in hits if not isinstance(h.chunk.clause, int)]
     )
     given = query.asking_text
-    return (
-        "answered" if any(asked_sentence(h, cue, True, margin, given=given) for h in holders) else "partial"
-    )
+    if any(asked_sentence(h, cue, True, margin, given=given) for h in holders):
+        return "answered"
+    if top.chunk.doc_id == current_plan and within_period(query, top, cue, margin):
+        return "answered"
+    return "partial"
+
+
+def within_period(query: Query, hit: Hit, cue: AskCue, margin: float | None) -> bool:
+    """Whether the plan's period answers when the task's target is met: every task of the plan is
+    done within it, so "电线啥时候能清掉?" is answered by 入地率达到90%以上 and 2024-2026. Asked when
+    work starts, in which month, or when it reaches the asker's street, it is not."""
+    if not cue.period_targets or any(names_entry(query.asking_text, w) for w in cue.beyond_period):
+        return False
+    if not isinstance(hit.chunk.clause, int):
+        return False
+    text = hit.chunk.text
+    near = hit.sentences[:1] if margin is None else hit.close_to_best(margin)
+    return any(p.search(text[s:e]) for s, e in near for p in cue.period_targets)
 
 
 def unstated_detail(
-    query: Query, hits: Sequence[Hit], lexicon: Lexicon, margin: float | None = None
+    query: Query,
+    hits: Sequence[Hit],
+    lexicon: Lexicon,
+    margin: float | None = None,
+    current_plan: str | None = None,
 ) -> AskCue | None:
     """The first other kind of detail the question asks for (``Query.also_asks``) that the
     answer's clause does not give: 回收点在哪里…卖给谁 is answered who by the lead units, and where
@@ -529,7 +555,7 @@ def unstated_detail(
     for kind in query.also_asks:
         cue = lexicon.cue(kind)
         detail = replace(query, asks=kind, asks_detail=True)
-        if cue is not None and coverage_of(detail, hits, cue, False, margin) == "partial":
+        if cue is not None and coverage_of(detail, hits, cue, False, margin, current_plan) == "partial":
             return cue
     return None
 

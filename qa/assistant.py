@@ -244,7 +244,8 @@ class Assistant:
         numbered = self.collection.plan(query.numbered_version)
         missing = missing_task(query, numbered, self.tasks(query.numbered_version))
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
-        coverage = coverage_of(query, hits, cue, abstained, self.thresholds.evidence_margin)
+        margin, dated = self.thresholds.evidence_margin, current.doc_id
+        coverage = coverage_of(query, hits, cue, abstained, margin, dated)
         # A follow-up's "it" is what the previous answer led with: its order stands.
         if coverage == "answered" and cue is not None and results and not query.asks_dated and follow is None:
             holder = _holder(hits, cue, asked)
@@ -253,7 +254,7 @@ class Assistant:
                 results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]
         unstated = cue
         if coverage == "answered" and not query.asks_dated:
-            other = unstated_detail(query, hits, self.lexicon, self.thresholds.evidence_margin)
+            other = unstated_detail(query, hits, self.lexicon, margin, dated)
             if other is not None:
                 coverage, unstated = "partial", other
         not_stated = None

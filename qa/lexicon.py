@@ -44,6 +44,10 @@ class AskCue:
     states: tuple[re.Pattern[str], ...] = ()  # a sentence that matches one states the detail
     patterns: tuple[re.Pattern[str], ...] = ()  # cues as regexes (哪18条路)
     in_names: bool = False  # the answer is a document's name (《…》), so names are searched too
+    # A current task's target (90%, 210户, 全部) that the plan's period dates, and the cues that ask
+    # for more than the period says (开工, 几月, start): see ``by_period`` in asks.json.
+    period_targets: tuple[re.Pattern[str], ...] = ()
+    beyond_period: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,13 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
             tuple(re.compile(p) for p in v.get("states", ())),
             tuple(re.compile(p) for p in v.get("patterns", ())),
             bool(v.get("in_names", False)),
+            tuple(re.compile(p) for p in v.get("by_period", {}).get("targets", ())),
+            tuple(
+                [
+                    *v.get("by_period", {}).get("unless", {}).get("zh", ()),
+                    *(w.lower() for w in v.get("by_period", {}).get("unless", {}).get("en", ())),
+                ]
+            ),
         )
         for kind, v in kinds.items()
         if kind in ASK_KINDS

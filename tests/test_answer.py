@@ -443,16 +443,24 @@ def test_a_question_about_a_background_document_is_answered(assistant: Assistant
 
 def test_a_date_question_quotes_the_sentence_asked_about_and_the_plans_period(assistant: Assistant) -> None:
     """The task's "三年内…5000户燃气计量表" names a time, but the question is about 瓶改管: that
-    sentence is quoted, and it gives no time, only the period every task of the plan runs in."""
+    sentence is quoted. Its target (210户) is met within the plan's period, which answers when."""
     answer = assistant.ask("我家还在用煤气罐,啥时候能通上管道燃气?")
     top = answer.results[0]
     assert (top.doc_id, top.clause) == ("plan-final", 22) and answer.asks == "date"
     assert "瓶改管" in top.highlight and "5000户" not in top.highlight
-    assert answer.coverage == "partial"
-    assert answer.lead == (
-        f"第22项 {top.title}(区建设管理委牵头)提到“{top.highlight}”,"
-        "但没有写明具体时间(计划实施期为2024-2026年)。"
-    )
+    assert answer.coverage == "answered" and answer.missing is None
+    assert answer.lead == f"第22项 {top.title}(区建设管理委牵头):{top.highlight}(计划实施期为2024-2026年)"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["煤气罐什么时候开始改管道燃气?", "我家那条路的架空线什么时候开工入地?", "架空线入地几月份动工?"],
+)
+def test_when_work_starts_is_more_than_the_plans_period_says(assistant: Assistant, question: str) -> None:
+    """The period dates a target's completion, not the start of work or a month."""
+    answer = assistant.ask(question)
+    assert answer.coverage == "partial" and answer.missing == "具体时间"
+    assert answer.lead.endswith("但没有写明具体时间(计划实施期为2024-2026年)。")
 
 
 def test_a_tasks_title_is_never_quoted_as_what_it_says(assistant: Assistant) -> None:
