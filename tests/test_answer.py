@@ -828,3 +828,12 @@ def test_a_task_asked_by_number_for_a_figure_quotes_the_sentence_with_it(assista
     top = answer.results[0]
     assert (top.doc_id, top.clause) == ("plan-final", 23) and answer.asks == "count"
     assert "135公里" in top.highlight and "135公里" in answer.lead
+
+
+def test_the_reports_own_word_for_the_online_consultation_finds_it(assistant: Assistant) -> None:
+    """公示 is the participation report's word for the weeks the draft was online (通过政府网站
+    进行公示): asked about them, the report's paragraph is among the results, with its dates."""
+    answer = assistant.ask("行动计划草案公示了多久?")
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("participation-report", "一")
+    assert "2024年5月10日至2024年6月18日" in top.highlight
