@@ -537,9 +537,9 @@ def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | 
     return None
 
 
-# 好几户, 十几个, 这几天, 前几年: a 几 after these counts vaguely or points back; it asks nothing.
-# 提前几天 still asks (how many days ahead?).
-_VAGUE_JI = re.compile(r"(?:[好十这那后]|(?<!提)前)$")
+# 好几户, 十几个, 这几天, 前几年: a 几 after these counts vaguely or points back; it asks no number.
+# 提前几天 still asks (how many days ahead?). 哪几条路 asks which roads, not how many.
+_VAGUE_JI = re.compile(r"(?:[好十这那后哪]|(?<!提)前)$")
 
 
 def _asked_by(text: str, word: str) -> bool:

@@ -837,3 +837,11 @@ def test_the_reports_own_word_for_the_online_consultation_finds_it(assistant: As
     top = answer.results[0]
     assert (top.doc_id, top.clause) == ("participation-report", "一")
     assert "2024年5月10日至2024年6月18日" in top.highlight
+
+
+def test_which_roads_is_not_answered_by_how_many(assistant: Assistant) -> None:
+    """哪几条路 asks which roads: the lead quotes the 18 roads and says where is not stated, not
+    that no figure is given right after quoting one."""
+    answer = assistant.ask("18条精品道路具体是哪几条路?")
+    assert answer.coverage == "partial" and answer.asks == "place" and answer.missing == "具体地点"
+    assert "18条精品道路" in answer.lead and "具体数字" not in answer.lead

@@ -446,3 +446,18 @@ def test_spaces_between_chinese_words_part_a_long_messages_sentences(lexicon: Le
     )
     assert q.focus is not None and q.raw[q.focus[0] : q.focus[1]] == "区里这几年打算装多少台"
     assert q.asking_text == "区里这几年打算装多少台" and q.asks == "count"
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("18条精品道路具体是哪几条路?", "place"),  # which roads, not how many
+        ("区里有哪几个公园24小时开放?", "place"),
+        ("哪几个部门负责加装电梯?", "who"),  # the noun after 哪几个 names what is asked
+        ("哪几家单位牵头河道整治", "who"),
+        ("草案分哪几个部分", "what"),  # a part is not a place
+        ("精品道路一共有几条?", "count"),
+    ],
+)
+def test_which_ones_is_asked_by_the_noun_after_it(lexicon: Lexicon, question: str, asks: str) -> None:
+    assert parse(question, lexicon).asks == asks
