@@ -250,7 +250,7 @@ def test_asks_shape(asks: dict[str, Any]) -> None:
     assert isinstance(asks["_about"], str) and asks["_about"].strip()
     assert tuple(asks["kinds"]) == ASK_KINDS, "kinds run from most specific to least; see _about"
     for kind, spec in asks["kinds"].items():
-        assert set(spec) - {"missing", "strict", "states", "patterns", "in_names"} == {
+        assert set(spec) - {"missing", "strict", "states", "patterns", "in_names", "by_period"} == {
             "zh",
             "en",
             "answers",
@@ -259,7 +259,11 @@ def test_asks_shape(asks: dict[str, Any]) -> None:
             assert set(spec["missing"]) == {"zh", "en"} and all(spec["missing"].values()), kind
             # only a strict cue may lead to "not stated", and a narrower pattern decides it
             assert spec["strict"]["zh"] and spec["strict"]["en"] and spec["states"], kind
-        for pattern in (*spec.get("states", ()), *spec.get("patterns", ())):
+        if "by_period" in spec:  # a target the plan's period dates, and the cues asking more
+            assert set(spec["by_period"]) == {"targets", "unless"}, kind
+            assert spec["by_period"]["targets"] and set(spec["by_period"]["unless"]) == {"zh", "en"}, kind
+        targets = spec.get("by_period", {}).get("targets", ())
+        for pattern in (*spec.get("states", ()), *spec.get("patterns", ()), *targets):
             re.compile(pattern)
         for field in ("zh", "en", "answers"):
             values = spec[field]
