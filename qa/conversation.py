@@ -44,7 +44,7 @@ from qa.documents import Collection, Version
 from qa.errors import InvalidContext, InvalidQuestion
 from qa.lexicon import Lexicon
 from qa.plan_format import clause_label
-from qa.query import Query, VersionIntent, names_entry, parse_query
+from qa.query import Query, VersionIntent, names_service, parse_query
 from qa.retrieve import Hit, Retriever, Scope, Signals
 from qa.structure import Clause
 from qa.tokens import Tokenizer
@@ -681,7 +681,10 @@ class Conversation:
             return False
         text = query.text.lower()
         asked = [w for cue in self.lexicon.asks for w in cue.zh if w in text]
-        return any(names_entry(text, w) and not any(w in a for a in asked) for w in self.lexicon.off_topics)
+        around = self.lexicon.off_topic_around
+        return any(
+            names_service(text, w, around) and not any(w in a for a in asked) for w in self.lexicon.off_topics
+        )
 
     def _text(self, context: Context) -> str:
         """The text of the carried-over subject: its clause, its counterpart, its label and question."""

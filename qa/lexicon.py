@@ -92,6 +92,8 @@ class Lexicon:
     # One passage per kind of service the plan does not cover (its name and entries), for the
     # embedder: a question may mean a service without naming any of its entries.
     off_topic_services: tuple[str, ...] = ()
+    # What follows an off-topic entry that names a place beside which something is (派出所门口).
+    off_topic_around: re.Pattern[str] | None = None
 
     def cue(self, kind: str) -> AskCue | None:
         return next((c for c in self.asks if c.kind == kind), None)
@@ -121,7 +123,9 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
         t.strip() for t in (lexicon_dir / "terms.txt").read_text(encoding="utf-8").splitlines() if t.strip()
     )
     intents = json.loads((lexicon_dir / "doc_intents.json").read_text(encoding="utf-8"))["intents"]
-    off_categories = json.loads((lexicon_dir / "off_topics.json").read_text(encoding="utf-8"))["categories"]
+    off_data = json.loads((lexicon_dir / "off_topics.json").read_text(encoding="utf-8"))
+    off_categories = off_data["categories"]
+    around = "|".join(re.escape(w) for w in off_data.get("around", ()))
     off = [word for words in off_categories.values() for word in words]
     asks_data = json.loads((lexicon_dir / "asks.json").read_text(encoding="utf-8"))
     kinds = asks_data["kinds"]
@@ -192,4 +196,5 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
         off_topic_services=tuple(
             f"{service}: {'、'.join(words)}" for service, words in off_categories.items()
         ),
+        off_topic_around=re.compile(rf"[\u4e00-\u9fff]{{0,2}}?(?:{around})") if around else None,
     )

@@ -251,7 +251,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         roles = tuple(
             role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
-        off_topic = any(names_entry(asking, w) for w in lexicon.off_topics)
+        off_topic = any(names_service(asking, w, lexicon.off_topic_around) for w in lexicon.off_topics)
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
     status: ListedStatus | None = None
     if lexicon is not None and clause is None and not lists:
@@ -366,6 +366,15 @@ def names_entry(text: str, entry: str) -> bool:
             return False
         at += len(part)
     return True
+
+
+def names_service(text: str, entry: str, around: re.Pattern[str] | None) -> bool:
+    """Whether ``text`` names an off-topic ``entry`` as the service itself, not as the place
+    beside which something is: 派出所 in 派出所门口的人行道坏了 or 献血 in 献血屋旁边的垃圾桶 is
+    where the plan's subject lies (``around``: what follows such a place, ``Lexicon.off_topic_around``)."""
+    if around is None or "…" in entry or _latin_word(entry) is not None:
+        return names_entry(text, entry)
+    return any(around.match(text, m.end()) is None for m in re.finditer(re.escape(entry), text))
 
 
 @cache

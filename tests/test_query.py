@@ -6,7 +6,7 @@ import pytest
 
 from qa.errors import InvalidQuestion
 from qa.lexicon import Lexicon, load_lexicon
-from qa.query import Query, is_english, normalise, parse_query
+from qa.query import Query, is_english, names_service, normalise, parse_query
 from tests.conftest import CORPUS
 
 
@@ -461,3 +461,13 @@ def test_spaces_between_chinese_words_part_a_long_messages_sentences(lexicon: Le
 )
 def test_which_ones_is_asked_by_the_noun_after_it(lexicon: Lexicon, question: str, asks: str) -> None:
     assert parse(question, lexicon).asks == asks
+
+
+def test_a_service_beside_which_something_is_names_a_place(lexicon: Lexicon) -> None:
+    """派出所 names the service in 派出所在哪里, the place in 派出所门口的人行道."""
+    around = lexicon.off_topic_around
+    assert names_service("身份证去哪个派出所换", "派出所", around)
+    assert not names_service("派出所门口的人行道坏了", "派出所", around)
+    assert not names_service("献血屋旁边的垃圾桶", "献血", around)  # 献血屋: a place of two more characters
+    assert names_service("献血屋旁边的垃圾桶,献血要预约吗", "献血", around)  # named once as the service
+    assert names_service("幼儿园怎么报名", "幼儿园…报名", around)
