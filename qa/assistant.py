@@ -246,8 +246,19 @@ class Assistant:
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
         margin, dated = self.thresholds.evidence_margin, current.doc_id
         coverage = coverage_of(query, hits, cue, abstained, margin, dated)
+        dropped = not abstained and self._asks_about_dropped_words(query, hits, results)
+        if dropped and query.version is None and query.asks_detail and cue is not None and cue.missing:
+            # Asked of the current plan, a detail only the draft stated is not stated now.
+            coverage = "partial"
         # A follow-up's "it" is what the previous answer led with: its order stands.
-        if coverage == "answered" and cue is not None and results and not query.asks_dated and follow is None:
+        if (
+            coverage == "answered"
+            and cue is not None
+            and results
+            and not query.asks_dated
+            and follow is None
+            and not dropped
+        ):
             holder = _holder(hits, cue, asked)
             if holder:
                 order = [holder, *(i for i in range(len(results)) if i != holder)]
@@ -292,7 +303,7 @@ class Assistant:
             lead = lead_sentence(
                 query, top, self.collection.get(top.doc_id), self.lexicon, coverage, not_stated, cue
             )
-            if self._asks_about_dropped_words(query, hits, results):
+            if dropped:
                 now = self.versions.rewording(int(top.clause or 0), results[1].highlight)
                 lead = dropped_lead(results[0], results[1], self.lexicon, query.english, now)
             elif (
@@ -315,12 +326,13 @@ class Assistant:
         return reply(abstained, text, results, lead)
 
     def _asks_about_dropped_words(self, query: Query, hits: list[Hit], results: list[Result]) -> bool:
-        """Whether a question about the versions quotes the draft's words (平急两用…还有吗?): the
-        draft counterpart of the top task matches the question better than the task does, and
-        its sentence is not in the current plan as it stands."""
+        """Whether a question quotes the draft's words (平急两用…还有吗?, 新式里弄卫生设施改造多少平方米?):
+        the draft counterpart of the top task matches the question better than the task does, and
+        its sentence is not in the current plan as it stands. Without a word about versions, by
+        the retriever's wider margin (``Weights.dropped``)."""
         # a task number of the draft's may come with the words (草案第14项有开展…,正式版删掉了吗?)
         if (
-            query.version != "compare"
+            query.version not in ("compare", None)
             or not (query.clause is None or query.clause_in_draft)
             or len(results) < 2
         ):
@@ -330,6 +342,10 @@ class Assistant:
             return False
         if self.versions.counterparts.get((final.doc_id, final.clause)) != (draft.doc_id, draft.clause):
             return False
+        if query.version is None:
+            # Retrieval shows a draft task beside its current one unasked only for words the
+            # draft alone has (Retriever._dropped_words).
+            return True
         closer = hits[1].closeness[:1] > hits[0].closeness[:1]
         return closer and draft.highlight.strip() not in self.collection.current_plan.text
 

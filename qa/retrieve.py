@@ -141,6 +141,7 @@ class Retriever:
         for i, sentence in enumerate(index.sentences):
             self._sentences_of.setdefault(sentence.chunk, []).append(i)
         self._sentence_chunk = np.array([s.chunk for s in index.sentences], dtype=np.int64)
+        self._current_text = "\n".join(ch.text for ch in index.chunks if ch.doc_id == self._plans["final"])
         self._draft = np.array([ch.doc_id == self._plans["draft"] for ch in index.chunks])
         self._final = np.array([ch.doc_id == self._plans["final"] for ch in index.chunks])
         self._has_units = np.array([bool(ch.lead_units) for ch in index.chunks])
@@ -427,7 +428,28 @@ class Retriever:
                 or not isinstance(h.chunk.clause, int)
                 or self._counterparts.get((h.chunk.doc_id, h.chunk.clause)) not in shown
             ]
+            dropped = self._dropped_words(hits, allowed, evidence)
+            if dropped is not None:
+                hits = [hits[0], dropped, *hits[1:]]
         return hits
+
+    def _dropped_words(self, hits: list[Hit], allowed: np.ndarray, evidence: _Evidence) -> Hit | None:
+        """The draft counterpart of the first current task, when the question is about words only
+        the draft has (新式里弄卫生设施改造总量是多少?: 17.7万平方米 was deleted from the final plan):
+        its closest sentence is closer to the question than any of the task's by the ``dropped``
+        margin and is not in the current plan. A reworded sentence is hardly closer."""
+        if not hits or self.weights.dropped >= 1:
+            return None
+        top = hits[0]
+        if top.chunk.doc_id != self._plans["final"] or not top.closeness:
+            return None
+        partner = self._partner(top, [], allowed, evidence)
+        if partner is None or not partner.closeness:
+            return None
+        if partner.closeness[0] - top.closeness[0] <= self.weights.dropped:
+            return None
+        start, end = partner.sentences[0]
+        return None if partner.chunk.text[start:end].strip() in self._current_text else partner
 
     def _partner(self, hit: Hit, hits: list[Hit], allowed: np.ndarray, evidence: _Evidence) -> Hit | None:
         """The same task in the other plan: from ``hits`` if there, else from the index."""

@@ -34,6 +34,10 @@ class Weights:
     # A clause is also scored by its best sentence's similarity to the question (z-score units),
     # so one matching sentence inside a long task counts.
     sentence: float = 0.0
+    # A superseded task's closest sentence this much closer to the question (cosine plus shared
+    # words) than any sentence of its current counterpart, and not kept in the current plan, is
+    # what was asked about: the draft task follows the current one. 1 turns this off.
+    dropped: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -857,3 +857,32 @@ def test_which_roads_is_not_answered_by_how_many(assistant: Assistant) -> None:
     answer = assistant.ask("18条精品道路具体是哪几条路?")
     assert answer.coverage == "partial" and answer.asks == "place" and answer.missing == "具体地点"
     assert "18条精品道路" in answer.lead and "具体数字" not in answer.lead
+
+
+@pytest.mark.parametrize(
+    ("question", "clause", "words"),
+    [
+        ("新式里弄卫生设施改造总量是多少平方米?", 10, "17.7万平方米"),
+        ("建筑垃圾资源化综合利用率的目标是多少?", 19, "93%"),
+    ],
+)
+def test_a_detail_only_the_draft_stated_is_quoted_as_superseded(
+    assistant: Assistant, question: str, clause: int, words: str
+) -> None:
+    """Asked of the plan with no word about versions, a figure the final plan deleted is not
+    answered by another figure of the current task: the draft's sentence is quoted as superseded,
+    the current task follows it, and the detail is not stated now."""
+    answer = assistant.ask(question)
+    first, second = answer.results[0], answer.results[1]
+    assert (first.doc_id, first.clause) == ("plan-final", clause)
+    assert (second.doc_id, second.clause) == ("plan-draft", clause) and words in second.highlight
+    assert answer.coverage == "partial" and answer.missing == "具体数字"
+    assert answer.lead.startswith(f"草案第{clause}项写的“") and "(草案原文,已被正式版取代)" in answer.lead
+    assert words not in assistant.collection.current_plan.text
+
+
+def test_a_reworded_sentence_is_answered_from_the_current_plan(assistant: Assistant) -> None:
+    """30个 became 20个: the draft's sentence is hardly closer, and the current one answers."""
+    answer = assistant.ask("物业服务费调整每年多少个小区?")
+    assert [r.version for r in answer.results[:2]] == ["final", "final"]
+    assert answer.coverage == "answered" and "20个小区物业服务费调整" in answer.lead
