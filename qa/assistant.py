@@ -258,6 +258,7 @@ class Assistant:
             and not query.asks_dated
             and follow is None
             and not dropped
+            and not query.counts_tasks  # the plan's own count was put first; 29项任务延续 shares more words
         ):
             holder = _holder(hits, cue, asked)
             if holder:

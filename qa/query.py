@@ -67,6 +67,14 @@ _WANTS_UNITS = re.compile(
     r"|\b(?:which|what) (?:department|office|agency|unit|bureau)|\bled by\b",
     re.I,
 )
+# 这个行动计划一共有多少项任务?: the plan's own count of its tasks. A part's, a unit's, the added or
+# the carried-over tasks name what they count, and are answered by the documents' words for them.
+_COUNTS_TASKS = re.compile(r"(?:多少|几)(?:项|个|条)(?:重点)?(?:任务|实施内容)|\bhow many tasks\b", re.I)
+_COUNTS_SOME_TASKS = re.compile(
+    r"部分|方面|板块|领域|延续|上一轮|上轮|第二轮|牵头|负责|新增|新加|增加|删|合并|保留|改了|每"
+    r"|\b(?:each|per|part|section|carried|lead|leads|added|removed|new)\b",
+    re.I,
+)
 _LISTS_TASKS = re.compile(
     r"哪些任务|哪几项|哪些项|负责什么|负责哪些|管什么|管哪些|牵头哪些|哪些工作|什么任务"
     r"|\b(?:which|what) tasks\b|\bwhat (?:does|do) .+ (?:lead|do|handle|manage)\b"
@@ -165,6 +173,7 @@ class Query:
     asking: tuple[int, int] | None = None
     glossary_terms: tuple[str, ...] = ()  # the plan's words an English question names (glossary)
     about_period: bool = False  # asks when the plan itself runs or ends
+    counts_tasks: bool = False  # asks how many tasks the plan has (not a part's, a unit's …)
     asks_dated: bool = False  # asks when or by whom a document was issued (告知是哪天发的? 谁印发的?)
     asks_detail: bool = False  # asks for the detail itself (多少钱, 哪些街道), not only its subject
     # Details of other kinds it asks for as well (回收点在哪里…卖给谁 asks who, and where): an
@@ -285,6 +294,12 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         asks_detail=_asks_detail(asking, asks, lexicon),
         also_asks=_also_asked(asking, asks, lexicon),
         about_period=asks == "date" and clause is None and unit is None and bool(_PLAN_PERIOD.search(text)),
+        counts_tasks=clause is None
+        and unit is None
+        and not roles  # 常务会议上说有多少项实施内容? asks what the minutes say (35项)
+        and status is None
+        and bool(_COUNTS_TASKS.search(text))
+        and not _COUNTS_SOME_TASKS.search(text),
         asks_dated=asks in ("date", "who")
         and lexicon is not None
         and any(_mentions(text.lower(), w) for w in lexicon.dated_cues),

@@ -8,6 +8,7 @@ before ranking, so a filter sees every chunk, not the top few.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
@@ -353,12 +354,23 @@ class Retriever:
         return [self._hit(int(p), scores[p], evidence) for p in order[:k] if allowed[p]]
 
     def _pinned(self, query: Query, filters: Filters) -> list[int]:
-        """Chunks a clause number, a named lead unit or a question about the plan's period puts
-        first, in order."""
+        """Chunks a clause number, a named lead unit, a question about the plan's period or its
+        count of tasks puts first, in order."""
         if query.about_period:
             # The current plan's title names its period: "…三年行动计划(2024-2026年)".
             final = self._plans["final"]
             return [i for i, ch in enumerate(self.index.chunks) if ch.doc_id == final and ch.start == 0]
+        if query.counts_tasks:
+            # A document's own words for the plan's count (36项实施内容, 共34项重点任务): the count
+            # is the plan's, so "29项任务延续至本轮" and the minutes' "35项" do not answer it.
+            plan = self._plans["draft" if query.version == "draft" else "final"]
+            stated = re.compile(rf"(?<!\d){sum(doc == plan for doc, _ in self._task_positions)}项")
+            plans = set(self._plans.values())
+            return [
+                i
+                for i, ch in enumerate(self.index.chunks)
+                if ch.doc_id not in plans and stated.search(ch.text)
+            ]
         if query.clause is not None:
             numbered_in = self._plans[query.numbered_version]
             first = self.task_positions((numbered_in, query.clause))

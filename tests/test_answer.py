@@ -886,3 +886,37 @@ def test_a_reworded_sentence_is_answered_from_the_current_plan(assistant: Assist
     answer = assistant.ask("物业服务费调整每年多少个小区?")
     assert [r.version for r in answer.results[:2]] == ["final", "final"]
     assert answer.coverage == "answered" and "20个小区物业服务费调整" in answer.lead
+
+
+@pytest.mark.parametrize(
+    ("question", "count"),
+    [
+        ("正式计划一共有多少项任务?", "36项"),
+        ("这个三年行动计划有几项任务", "36项"),
+        ("草案一共有多少项重点任务?", "34项"),
+        ("How many tasks did the draft have?", "34项"),
+    ],
+)
+def test_the_plans_count_of_tasks_is_the_documents_sentence_that_states_it(
+    assistant: Assistant, question: str, count: str
+) -> None:
+    """Not "共有29项任务延续至本轮", which shares more of the question's words: the count is the
+    plan's own, as many tasks as it numbers."""
+    answer = assistant.ask(question)
+    assert count in answer.results[0].highlight and count in answer.lead
+    version = "draft" if count == "34项" else "final"
+    assert len(assistant.tasks(version)) == int(count.removesuffix("项"))
+
+
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [
+        ("和第二轮三年行动计划相比,有多少项任务是延续下来的?", "29项"),  # names what it counts
+        ("常务会议上说新一轮行动计划有多少项实施内容?", "35项"),  # asks what the minutes say
+    ],
+)
+def test_a_count_of_some_tasks_is_not_the_plans_count(
+    assistant: Assistant, question: str, words: str
+) -> None:
+    assert not parse_query(question, 500, assistant.lexicon).counts_tasks
+    assert words in assistant.ask(question).lead
