@@ -315,6 +315,29 @@ def _through_colon(text: str, span: tuple[int, int]) -> tuple[int, int]:
     return start, last[1]
 
 
+# A background document's sentence of two clauses, up to this long, is quoted whole rather than
+# cut at its semicolon: the legality review's "符合相关法律…规定;未发现文件存在违法或者明显不当情形。"
+# is one finding. Items of a list (一是…;二是…, 1、…;) answer one by one.
+_WHOLE_SENTENCE = 100
+
+
+def _through_semicolon(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A sentence's first clause that ends in a semicolon, quoted with the clause that ends the
+    sentence on the same line, when the two are short."""
+    start, end = span
+    if not text[start:end].rstrip().endswith((";", ";")):
+        return span
+    before = text[:start].rstrip(" \t")
+    if before and not before.endswith(("。", "!", "?", "!", "?", "\n")):
+        return span  # an item inside a longer sentence
+    after = next(((s, e) for s, e in split_sentences(text) if s >= end), None)
+    if after is None or "\n" in text[end : after[0]] or after[1] - start > _WHOLE_SENTENCE:
+        return span
+    if not text[after[0] : after[1]].rstrip().endswith(("。", "!", "?", "!", "?")):
+        return span
+    return start, after[1]
+
+
 def to_result(
     rank: int,
     hit: Hit,
@@ -333,6 +356,8 @@ def to_result(
     holds what was asked may be (``Thresholds.evidence_margin``)."""
     ch = hit.chunk
     hs, he = _through_colon(ch.text, _highlight(hit, query, cue, margin, asked))
+    if not isinstance(ch.clause, int):
+        hs, he = _through_semicolon(ch.text, (hs, he))
     note = notes.get((ch.doc_id, ch.clause)) if isinstance(ch.clause, int) else None
     if note is None and doc.role == SUPERSEDED_PLAN:
         note = (

@@ -920,3 +920,16 @@ def test_a_count_of_some_tasks_is_not_the_plans_count(
 ) -> None:
     assert not parse_query(question, 500, assistant.lexicon).counts_tasks
     assert words in assistant.ask(question).lead
+
+
+def test_a_short_two_clause_finding_is_quoted_whole(assistant: Assistant) -> None:
+    """The legality review's finding is one sentence of two clauses: not cut at its semicolon."""
+    answer = assistant.ask("合法性审查的结论是什么?")
+    assert answer.lead.endswith("规章和政策规定;未发现文件存在违法或者明显不当情形。")
+
+
+def test_a_lists_items_are_still_quoted_one_by_one(assistant: Assistant) -> None:
+    """一是…;二是…: each item answers by itself, the FAQ's sentence is not quoted whole."""
+    answer = assistant.ask("草案分几个部分,每部分有几项任务?")
+    top = answer.results[0]
+    assert top.doc_id == "draft-faq" and top.highlight.endswith("共14项重点任务组成;")
