@@ -250,17 +250,20 @@ class Assistant:
         if dropped and query.version is None and query.asks_detail and cue is not None and cue.missing:
             # Asked of the current plan, a detail only the draft stated is not stated now.
             coverage = "partial"
-        # A follow-up's "it" is what the previous answer led with: its order stands.
         if (
             coverage == "answered"
             and cue is not None
             and results
             and not query.asks_dated
-            and follow is None
             and not dropped
             and not query.counts_tasks  # the plan's own count was put first; 29项任务延续 shares more words
         ):
             holder = _holder(hits, cue, asked)
+            # A follow-up's "it" is what the previous answer led with: another document does not
+            # take its place, though the paragraph of the same notice that holds the address does
+            # ("意见寄到哪里?" after when the consultation ran).
+            if follow is not None and holder and hits[holder].chunk.doc_id != hits[0].chunk.doc_id:
+                holder = 0
             if holder:
                 order = [holder, *(i for i in range(len(results)) if i != holder)]
                 results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]

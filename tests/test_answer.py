@@ -933,3 +933,21 @@ def test_a_lists_items_are_still_quoted_one_by_one(assistant: Assistant) -> None
     answer = assistant.ask("草案分几个部分,每部分有几项任务?")
     top = answer.results[0]
     assert top.doc_id == "draft-faq" and top.highlight.endswith("共14项重点任务组成;")
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "words"),
+    [
+        ("草案公开征求意见是什么时候?", "意见寄到哪里?", "长宁路599号5楼"),
+        ("区政府常务会议哪天讨论的行动计划?", "谁主持的?", "区长侯继军主持"),
+    ],
+)
+def test_a_follow_up_about_a_document_quotes_its_paragraph_that_answers(
+    assistant: Assistant, first: str, follow_up: str, words: str
+) -> None:
+    """The subject carried over is the notice (or the minutes): its paragraph holding the address
+    (or the chair) answers, not the sign-off the first answer happened to lead with."""
+    previous = assistant.ask(first)
+    answer = assistant.ask(follow_up, context=previous.context)
+    assert answer.follows is not None and answer.results[0].doc_id == previous.results[0].doc_id
+    assert words in answer.lead
