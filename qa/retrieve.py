@@ -174,8 +174,15 @@ class Retriever:
         qvec = self._embed_query(text)
         words = self._tokenizer.tokens(text)
         # Which sentence of a clause answers is read from the question's own words: a task title
-        # the glossary added for "property management" would favour the sentences that echo it.
-        sentence_words = list(words)
+        # the glossary added for "property management", or a follow-up's subject (加强住宅小区物业
+        # 管理 for "草案里是多少?"), would favour the sentences that echo it.
+        sentence_words = (
+            list(words)
+            if mode != "full" or not any(e in self._task_titles for e in query.expansions)
+            else self._tokenizer.tokens(
+                " ".join((query.text, *(e for e in query.expansions if e not in self._task_titles)))
+            )
+        )
         if mode == "full" and query.glossary_terms:
             # The plan's words for an English question's words: the multilingual model reads the
             # English itself, BM25 needs the Chinese.

@@ -951,3 +951,14 @@ def test_a_follow_up_about_a_document_quotes_its_paragraph_that_answers(
     answer = assistant.ask(follow_up, context=previous.context)
     assert answer.follows is not None and answer.results[0].doc_id == previous.results[0].doc_id
     assert words in answer.lead
+
+
+def test_a_follow_ups_subject_title_does_not_choose_its_sentence(assistant: Assistant) -> None:
+    """ "草案里是多少?" after the property-fee question: the carried-over task's title (加强住宅
+    小区物业管理) would favour the sentence about merging 住宅小区物业管理 areas; the previous
+    question's words choose the fee sentence."""
+    previous = assistant.ask("物业服务费调整有什么要求?")
+    answer = assistant.ask("草案里是多少?", context=previous.context)
+    top = answer.results[0]
+    assert (top.doc_id, top.clause) == ("plan-draft", 11)
+    assert "每年完成不少于30个小区物业服务费调整" in answer.lead
