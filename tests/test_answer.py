@@ -962,3 +962,9 @@ def test_a_follow_ups_subject_title_does_not_choose_its_sentence(assistant: Assi
     top = answer.results[0]
     assert (top.doc_id, top.clause) == ("plan-draft", 11)
     assert "每年完成不少于30个小区物业服务费调整" in answer.lead
+
+
+def test_how_many_years_is_answered_by_a_duration(assistant: Assistant) -> None:
+    """满15年 answers 用了多少年: the answer does not say no figure is given right after quoting it."""
+    answer = assistant.ask("小区电梯用了多少年就要做安全风险评估?")
+    assert answer.coverage == "answered" and "满15年" in answer.lead
