@@ -968,3 +968,16 @@ def test_how_many_years_is_answered_by_a_duration(assistant: Assistant) -> None:
     """满15年 answers 用了多少年: the answer does not say no figure is given right after quoting it."""
     answer = assistant.ask("小区电梯用了多少年就要做安全风险评估?")
     assert answer.coverage == "answered" and "满15年" in answer.lead
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [("新增的700个公共停车位具体在哪些位置?", "具体地点"), ("换智能燃气表收不收费?", "具体金额")],
+)
+def test_which_places_or_whether_it_costs_asks_for_the_detail(
+    assistant: Assistant, question: str, missing: str
+) -> None:
+    """哪些位置 asks where the spaces are, 收不收费 whether there is a charge: the plan states
+    neither, and the answer says so rather than answering with the count."""
+    answer = assistant.ask(question)
+    assert answer.coverage == "partial" and answer.missing == missing
