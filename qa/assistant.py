@@ -61,13 +61,17 @@ def _listed_lead(listed: str) -> str:
 _BROAD_KINDS = ("yesno", "what", "list", "why", "how")
 
 
-def _holder(hits: list[Hit], cue: AskCue, asked: Mapping[str, float]) -> int:
+def _holder(hits: list[Hit], cue: AskCue, asked: Mapping[str, float], follow_up: bool = False) -> int:
     """Which of the leading background paragraphs answers first. When the first holds nothing of
     what was asked, the first that does (the paragraph naming the documents a plan draws on,
     after the legality review that reads like the question). Otherwise, within the first's
     document, the paragraph whose sentence holding it shares the most word pairs with the
     question (who gave the report the meeting heard, not who it sent the plan to). 0 keeps
-    retrieval's order; a task never trades places."""
+    retrieval's order; a task never trades places.
+
+    A follow-up's "it" is what the previous answer led with: it keeps its place while it holds
+    anything of the kind asked, and only a paragraph of its own document takes it otherwise (the
+    notice's address for "意见寄到哪里?" after when the consultation ran)."""
     if cue.kind in _BROAD_KINDS and cue.missing is None:
         return 0
     shared: list[float] = []
@@ -79,8 +83,14 @@ def _holder(hits: list[Hit], cue: AskCue, asked: Mapping[str, float]) -> int:
     if not shared:
         return 0
     if shared[0] < 0:
-        holds = [i for i, n in enumerate(shared) if n >= 0]
+        holds = [
+            i
+            for i, n in enumerate(shared)
+            if n >= 0 and not (follow_up and hits[i].chunk.doc_id != hits[0].chunk.doc_id)
+        ]
         return holds[0] if holds and cue.missing is not None else 0
+    if follow_up:
+        return 0
     same = [i for i in range(len(shared)) if hits[i].chunk.doc_id == hits[0].chunk.doc_id]
     best = max(same, key=lambda i: (shared[i], -i))
     return best if shared[best] > shared[0] else 0
@@ -258,12 +268,7 @@ class Assistant:
             and not dropped
             and not query.counts_tasks  # the plan's own count was put first; 29项任务延续 shares more words
         ):
-            holder = _holder(hits, cue, asked)
-            # A follow-up's "it" is what the previous answer led with: another document does not
-            # take its place, though the paragraph of the same notice that holds the address does
-            # ("意见寄到哪里?" after when the consultation ran).
-            if follow is not None and holder and hits[holder].chunk.doc_id != hits[0].chunk.doc_id:
-                holder = 0
+            holder = _holder(hits, cue, asked, follow_up=follow is not None)
             if holder:
                 order = [holder, *(i for i in range(len(results)) if i != holder)]
                 results = [replace(results[i], rank=n) for n, i in enumerate(order, start=1)]
