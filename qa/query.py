@@ -49,7 +49,7 @@ _DRAFT = re.compile(
 _COMPARING = r"区别|不同(?!意)|差异|一样吗|对比"
 _COMPARE = re.compile(
     _COMPARING
-    + r"|变化|还是这样吗|改动|修改|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|怎么改(?![造进善建变])|放到哪|变成"
+    + r"|变化|还是这样吗|改动|修改|改了|还在吗|还有吗|还有[^,。??]{1,15}吗|还在[^,。??]{1,15}吗|还保留|保留吗|删了|删除|删掉|新增了|是新增|新加的|后来加|加的吗|怎么改(?![造进善建变签期装道])|放到哪|变成"
     r"|\bchang(?:e|ed|es)\b|\bdiffer|\bcompare|\bstill\b"
     # "How many lifts will be added?" adds lifts; added, removed or dropped ask about the versions
     # only with a version word (added in the final plan, dropped from the draft, added later?).

@@ -176,6 +176,10 @@ def test_hash_clause_reference(question: str) -> None:
         # 怎么改造 asks how a thing is renovated, 还是这样难 complains: neither is about the versions
         ("公厕怎么改造?", None),
         ("电动车充电还是这样难,怎么办?", None),
+        # 改签 rebooks a ticket, 改期 moves a date: neither asks how the plan changed
+        ("航班延误了,怎么改签退票?", None),
+        ("活动怎么改期?", None),
+        ("第11项正式版怎么改的?", "compare"),
     ],
 )
 def test_version_intent(question: str, version: str | None) -> None:
