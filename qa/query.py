@@ -389,7 +389,12 @@ def names_service(text: str, entry: str, around: re.Pattern[str] | None) -> bool
     where the plan's subject lies (``around``: what follows such a place, ``Lexicon.off_topic_around``)."""
     if around is None or "…" in entry or _latin_word(entry) is not None:
         return names_entry(text, entry)
-    return any(around.match(text, m.end()) is None for m in re.finditer(re.escape(entry), text))
+    at = text.find(entry)
+    while at >= 0:  # str.find, not a regex per entry: the list is longer than re's cache
+        if around.match(text, at + len(entry)) is None:
+            return True
+        at = text.find(entry, at + 1)
+    return False
 
 
 @cache
