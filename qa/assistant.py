@@ -116,7 +116,13 @@ class Assistant:
         self.thresholds = self.tuned.thresholds
         self.index: Index
         self.index, self.built = ensure_index(
-            self.collection, self.embedder, self.tokenizer, self.settings, force=rebuild, progress=progress
+            self.collection,
+            self.embedder,
+            self.tokenizer,
+            self.settings,
+            force=rebuild,
+            progress=progress,
+            services=self.lexicon.off_topic_services,
         )
         self.versions: PlanVersions = compare_plans(
             self.collection, self.lexicon.unit_aliases, self.lexicon.english
@@ -132,7 +138,7 @@ class Assistant:
             self.versions.counterparts,
             self.tuned.weights,
             unit_aliases=self.lexicon.unit_aliases,
-            off_topic_vectors=self.embedder.embed_passages(list(self.lexicon.off_topic_services)),
+            off_topic_vectors=self.index.service_vectors,
             listings={s: self.versions.listed_tasks(s) for s in LISTED_STATUSES},
         )
         self.conversation = Conversation(

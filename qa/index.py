@@ -18,7 +18,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
@@ -47,7 +47,7 @@ __all__ = [
 
 FORMAT_VERSION = 2
 _DICTIONARY = "jieba.cache"  # jieba's dictionary with the plan's words: read in 0.5 s, built in 2
-_FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy", _DICTIONARY)
+_FILES = ("chunks.jsonl", "chunks.faiss", "sentences.json", "sentences.npy", "services.npy", _DICTIONARY)
 _OWN_NAMES = frozenset({*_FILES, "bm25", storage.MANIFEST})
 
 
@@ -67,6 +67,9 @@ class Index:
     bm25: bm25s.BM25
     manifest: dict[str, object]
     path: Path
+    # The kinds of service the plan does not cover, one passage each (``Lexicon.off_topic_services``),
+    # embedded with the chunks: embedding them at every start cost a second of the cold start.
+    service_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
     def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every chunk, in chunk order."""
@@ -133,14 +136,20 @@ def expected_manifest(settings: Settings, embedder: Embedder) -> dict[str, objec
     }
 
 
+def _services_hash(services: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(services).encode()).hexdigest()
+
+
 def build_index(
     collection: Collection,
     embedder: Embedder,
     tokenizer: Tokenizer,
     settings: Settings,
     progress: bool = False,
+    services: Sequence[str] = (),
 ) -> Index:
-    """Embed and index every chunk and sentence, write it to a temporary folder, rename it into place.
+    """Embed and index every chunk and sentence (and the off-topic ``services``), write it to a
+    temporary folder, rename it into place.
 
     Raises:
         IndexUnavailable: the index folder (or its parent) cannot be written.
@@ -150,7 +159,7 @@ def build_index(
         # The staging folder is claimed before the long embedding pass, so an unwritable index
         # folder is reported at once rather than after a minute of work.
         with storage.staging(target, _OWN_NAMES) as tmp:
-            index = _embed_and_write(tmp, collection, embedder, tokenizer, settings, progress)
+            index = _embed_and_write(tmp, collection, embedder, tokenizer, settings, progress, services)
     except OSError as err:
         raise IndexUnavailable(
             f"无法写入索引目录 {target}({err.strerror or err});请设置可写的 QA_INDEX_DIR 或使用 --index-dir。"
@@ -166,6 +175,7 @@ def _embed_and_write(
     tokenizer: Tokenizer,
     settings: Settings,
     progress: bool,
+    services: Sequence[str],
 ) -> Index:
     chunks = chunk_collection(collection.documents, settings.chunk_size, settings.chunk_overlap)
     sentences = [Sentence(i, s, e) for i, ch in enumerate(chunks) for s, e in split_sentences(ch.text)]
@@ -173,17 +183,26 @@ def _embed_and_write(
     sentence_texts = [chunks[s.chunk].text[s.start : s.end] for s in sentences]
     chunk_vecs = _embed_batches(embedder, texts, progress, "向量化条款")
     sentence_vecs = _embed_batches(embedder, sentence_texts, progress, "向量化句子")
+    service_vecs = _embed_batches(embedder, list(services), False, "")
     dense = faiss.IndexFlatIP(embedder.dim)
     dense.add(chunk_vecs)
     retriever = bm25s.BM25()
     retriever.index([tokenizer.tokens(t) for t in texts], show_progress=False)
-    manifest = {**expected_manifest(settings, embedder), "n_chunks": len(chunks), "built_at": time.time()}
+    manifest = {
+        **expected_manifest(settings, embedder),
+        "n_chunks": len(chunks),
+        "services": _services_hash(services),
+        "n_services": len(services),
+        "built_at": time.time(),
+    }
     tokenizer.save_dictionary(folder / _DICTIONARY)
-    written = _write(folder, chunks, dense, sentences, sentence_vecs, retriever, manifest)
-    return Index(chunks, dense, sentences, sentence_vecs, retriever, written, folder)
+    written = _write(folder, chunks, dense, sentences, sentence_vecs, service_vecs, retriever, manifest)
+    return Index(chunks, dense, sentences, sentence_vecs, retriever, written, folder, service_vecs)
 
 
 def _embed_batches(embedder: Embedder, texts: list[str], progress: bool, label: str) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
     batch = 32
     parts = []
     bar = None
@@ -206,6 +225,7 @@ def _write(
     dense: faiss.Index,
     sentences: list[Sentence],
     sentence_vecs: np.ndarray,
+    service_vecs: np.ndarray,
     retriever: bm25s.BM25,
     manifest: dict[str, object],
 ) -> dict[str, object]:
@@ -215,6 +235,7 @@ def _write(
     faiss.write_index(dense, str(folder / "chunks.faiss"))
     (folder / "sentences.json").write_text(json.dumps([[s.chunk, s.start, s.end] for s in sentences]))
     np.save(folder / "sentences.npy", sentence_vecs)
+    np.save(folder / "services.npy", service_vecs)
     retriever.save(str(folder / "bm25"), show_progress=False)
     return storage.write_manifest(folder, manifest)
 
@@ -245,6 +266,7 @@ def load_index(
         dense = faiss.read_index(str(path / "chunks.faiss"))
         sentences = [Sentence(*row) for row in json.loads((path / "sentences.json").read_text())]
         sentence_vecs = np.load(path / "sentences.npy")
+        service_vecs = np.load(path / "services.npy")
         retriever = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError):
         # Files that pass their checksum but do not load mean the same thing: rebuild.
@@ -256,11 +278,23 @@ def load_index(
         chunks = current
     if _mismatch(chunks, dense, sentences, sentence_vecs, retriever, manifest) is not None:
         return None
+    n_services = manifest.get("n_services")
+    if not isinstance(service_vecs, np.ndarray) or service_vecs.shape != (n_services, manifest["dim"]):
+        return None
     # Equal to the table just checked, and of the right types by construction.
     sentences = [Sentence(i, s, e) for i, ch in enumerate(chunks) for s, e in split_sentences(ch.text)]
     if tokenizer is not None:
         tokenizer.use_saved_dictionary(path / _DICTIONARY, manifest["files"][_DICTIONARY])  # type: ignore[index]
-    return Index(chunks, dense, sentences, np.ascontiguousarray(sentence_vecs), retriever, manifest, path)
+    return Index(
+        chunks,
+        dense,
+        sentences,
+        np.ascontiguousarray(sentence_vecs),
+        retriever,
+        manifest,
+        path,
+        np.ascontiguousarray(service_vecs, dtype=np.float32),
+    )
 
 
 def _current_chunks(
@@ -342,12 +376,19 @@ def ensure_index(
     settings: Settings,
     force: bool = False,
     progress: bool = False,
+    services: Sequence[str] = (),
 ) -> tuple[Index, bool]:
-    """The index for these settings, loaded if it matches, built otherwise. Returns (index, built)."""
+    """The index for these settings, loaded if it matches, built otherwise. Returns (index, built).
+
+    ``services``: the passages of the kinds of service the plan does not cover, embedded with it."""
     check_location(settings.index_dir)
     expected = expected_manifest(settings, embedder)
     if not force:
         index = load_index(settings.index_dir, expected, collection, tokenizer)
         if index is not None:
+            if index.manifest.get("services") != _services_hash(services):
+                # Built for other passages (by a caller that passed none): embedded here, the
+                # index itself still stands.
+                index.service_vectors = _embed_batches(embedder, list(services), False, "")
             return index, False
-    return build_index(collection, embedder, tokenizer, settings, progress), True
+    return build_index(collection, embedder, tokenizer, settings, progress, services), True

@@ -42,7 +42,7 @@ from qa.tokens import Tokenizer
 from tests.conftest import CORPUS, FakeIndex
 from tests.fake_embedder import FakeEmbedder
 
-FILES = ["chunks.faiss", "chunks.jsonl", "sentences.json", "sentences.npy", "jieba.cache"]
+FILES = ["chunks.faiss", "chunks.jsonl", "sentences.json", "sentences.npy", "services.npy", "jieba.cache"]
 
 
 def fresh_collection(corpus_dir: Path) -> Collection:
@@ -582,3 +582,34 @@ def test_split_sentences_loses_no_line() -> None:
         "来信地址:上海市长宁区长宁路599号5楼,邮编:200050",
         "电子邮件地址:cnqjxhb@163.com",
     ]
+
+
+def test_the_off_topic_services_are_embedded_with_the_index_and_loaded_from_it(built: FakeIndex) -> None:
+    """Embedded at build and read back at start: a start embeds only the question."""
+    services = ("taxes 税务: 个税、退税", "weather 天气: 天气预报、下雨吗")
+    index, was_built = ensure_index(
+        built.collection, built.embedder, built.tokenizer, built.settings, force=True, services=services
+    )
+    assert was_built and index.service_vectors.shape == (2, built.embedder.dim)
+    calls: list[int] = []
+    embedder = built.embedder
+    counting = type(
+        "Counting",
+        (),
+        {
+            "id": embedder.id,
+            "dim": embedder.dim,
+            "embed_passages": lambda self, texts: calls.append(len(texts)) or embedder.embed_passages(texts),
+            "embed_queries": lambda self, texts: embedder.embed_queries(texts),
+        },
+    )()
+    again, rebuilt = ensure_index(
+        built.collection, counting, built.tokenizer, built.settings, services=services
+    )
+    assert not rebuilt and calls == []
+    assert np.array_equal(again.service_vectors, index.service_vectors)
+    # Other passages than the index was built for are embedded at start; the index stands.
+    other, rebuilt = ensure_index(
+        built.collection, counting, built.tokenizer, built.settings, services=services[:1]
+    )
+    assert not rebuilt and calls == [1] and other.service_vectors.shape == (1, embedder.dim)

@@ -132,8 +132,9 @@ def measure_build(settings: Settings, embedder: Embedder) -> tuple[float, float]
 
     began = time.perf_counter()
     collection = load_collection(settings.corpus_dir)
-    tokenizer = Tokenizer(load_lexicon(settings.corpus_dir / "lexicon").dictionary_words())
-    ensure_index(collection, embedder, tokenizer, settings, force=True)
+    lexicon = load_lexicon(settings.corpus_dir / "lexicon")
+    tokenizer = Tokenizer(lexicon.dictionary_words())
+    ensure_index(collection, embedder, tokenizer, settings, force=True, services=lexicon.off_topic_services)
     ours = time.perf_counter() - began
     return ours, build_seconds(settings, embedder)
 
