@@ -981,3 +981,11 @@ def test_which_places_or_whether_it_costs_asks_for_the_detail(
     neither, and the answer says so rather than answering with the count."""
     answer = assistant.ask(question)
     assert answer.coverage == "partial" and answer.missing == missing
+
+
+def test_a_hotline_named_as_a_source_of_data_asks_no_number(assistant: Assistant) -> None:
+    """热线的数据 speaks of the hotline; 举报打哪个热线 asks for its number."""
+    answer = assistant.ask("我在银行做数据分析,想知道区里网格和热线的数据会怎么汇聚、怎么用来改进城市管理?")
+    assert answer.coverage == "answered" and answer.missing is None
+    asked = assistant.ask("发现有人违章搭建 举报打哪个热线")
+    assert asked.coverage == "partial" and asked.missing == "联系方式"
