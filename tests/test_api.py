@@ -138,6 +138,16 @@ def test_a_context_naming_no_such_clause_is_a_clear_422(http):
     assert "plan-final#99" in _error(response)["message"]
 
 
+@pytest.mark.parametrize(
+    "field, value", [("abstained", 0), ("abstained", "false"), ("clauses", "plan-final#10")]
+)
+def test_a_context_with_a_value_of_the_wrong_type_is_a_422(http, field, value):
+    """The context is checked as strictly as the request around it: 0 is not false."""
+    context = {"clauses": ["plan-final#10"], field: value}
+    response = http.post("/api/v1/ask", json={"question": "那谁负责?", "context": context})
+    assert response.status_code == 422
+
+
 def test_recent_answers_come_from_the_cache_by_normalised_question(http):
     question = "小区垃圾分类有什么要求?"
     first = http.post("/api/v1/ask", json={"question": question, "k": 4})

@@ -129,8 +129,11 @@ _K = Annotated[int, Field(ge=K_RANGE[0], le=K_RANGE[1], strict=False), BeforeVal
 class ContextIn(BaseModel):
     """The ``context`` of a previous answer, passed back as it came."""
 
+    # Strict like the request around it: a nested model keeps its own config, and in lax mode
+    # "abstained": 0 passed as false, though the schema says boolean.
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
