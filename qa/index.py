@@ -281,6 +281,8 @@ def load_index(
     n_services = manifest.get("n_services")
     if not isinstance(service_vecs, np.ndarray) or service_vecs.shape != (n_services, manifest["dim"]):
         return None
+    if len(service_vecs) and not np.allclose(np.linalg.norm(service_vecs, axis=1), 1.0, atol=1e-2):
+        return None  # NaN or zero rows would silently stop the off-topic signal
     # Equal to the table just checked, and of the right types by construction.
     sentences = [Sentence(i, s, e) for i, ch in enumerate(chunks) for s, e in split_sentences(ch.text)]
     if tokenizer is not None:

@@ -70,9 +70,15 @@ _WANTS_UNITS = re.compile(
 # 这个行动计划一共有多少项任务?: the plan's own count of its tasks. A part's, a unit's, the added or
 # the carried-over tasks name what they count, and are answered by the documents' words for them.
 _COUNTS_TASKS = re.compile(r"(?:多少|几)(?:项|个|条)(?:重点)?(?:任务|实施内容)|\bhow many tasks\b", re.I)
+# …and counts all of them: 一共, 总共, or the plan itself having them (计划有几项, the draft have).
+_WHOLE_PLAN = re.compile(
+    r"一共|总共|共有|共计|总计|(?:计划|草案|正式版|定稿)(?:里|中)?(?:有|包括|包含|分)"
+    r"|\b(?:in total|altogether|in the (?:\w+ )*(?:plan|draft)|(?:plan|draft) (?:have|has|had|contain\w*))\b",
+    re.I,
+)
 _COUNTS_SOME_TASKS = re.compile(
-    r"部分|方面|板块|领域|延续|上一轮|上轮|第二轮|牵头|负责|新增|新加|增加|删|合并|保留|改了|每"
-    r"|\b(?:each|per|part|section|carried|lead|leads|added|removed|new)\b",
+    r"部分|方面|板块|领域|延续|上一轮|上轮|第二轮|牵头|负责|新增|新加|增加|删|合并|保留|改了|每|各|哪|涉及|有关|关于|\d{4}年"
+    r"|\b(?:each|per|part|section|carried|lead|leads|added|removed|new|about|related|involve\w*)\b",
     re.I,
 )
 _LISTS_TASKS = re.compile(
@@ -299,6 +305,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         and not roles  # 常务会议上说有多少项实施内容? asks what the minutes say (35项)
         and status is None
         and bool(_COUNTS_TASKS.search(text))
+        and bool(_WHOLE_PLAN.search(text))
         and not _COUNTS_SOME_TASKS.search(text),
         asks_dated=asks in ("date", "who")
         and lexicon is not None
@@ -567,15 +574,22 @@ def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | 
 
 
 # 好几户, 十几个, 这几天, 前几年: a 几 after these counts vaguely or points back; it asks no number.
-# 提前几天 still asks (how many days ahead?). 哪几条路 asks which roads, not how many.
-_VAGUE_JI = re.compile(r"(?:[好十这那后哪]|(?<!提)前)$")
+# 提前几天 still asks (how many days ahead?).
+_VAGUE_JI = re.compile(r"(?:[好十这那后]|(?<!提)前)$")
+# 哪几条路 asks which roads, not how many; 哪几天 and 哪几年 still ask when.
+_WHICH_JI = re.compile(r"哪$")
+_WHEN_JI = ("几天", "几年", "几月", "几号", "几时", "几点")
 
 
 def _asked_by(text: str, word: str) -> bool:
     """Whether ``word`` occurs in ``text`` as a question cue: 几户 asks in 有几户, not in 好几户."""
     if not word.startswith("几"):
         return word in text
-    return any(not _VAGUE_JI.search(text[: m.start()]) for m in re.finditer(re.escape(word), text))
+    return any(
+        not _VAGUE_JI.search(text[: m.start()])
+        and not (_WHICH_JI.search(text[: m.start()]) and not word.startswith(_WHEN_JI))
+        for m in re.finditer(re.escape(word), text)
+    )
 
 
 # At most this many of the plan's words are added for an English question: the longest English

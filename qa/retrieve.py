@@ -263,8 +263,22 @@ class Retriever:
             scores, allowed & ~np.isin(np.arange(len(scores)), pinned), max(2 * k, _POOL), evidence
         )
         head = [self._hit(p, 100.0 - i, evidence) for i, p in enumerate(pinned)]
-        ordered = self._order_versions(head + pool, query, allowed, evidence)
-        return self._sign_off_first(ordered, query, allowed, evidence)[:k], signals
+        ordered = self._sign_off_first(
+            self._order_versions(head + pool, query, allowed, evidence), query, allowed, evidence
+        )
+        # The draft task of words only the draft has stays beside its current one even at k=1:
+        # the answer quotes it (Assistant._asks_about_dropped_words).
+        first, second = (ordered + [None, None])[:2]
+        shown_draft = (
+            query.version is None
+            and first is not None
+            and second is not None
+            and second.chunk.doc_id == self._plans["draft"]
+            and isinstance(second.chunk.clause, int)
+            and self._counterparts.get((second.chunk.doc_id, second.chunk.clause))
+            == (first.chunk.doc_id, first.chunk.clause)
+        )
+        return ordered[: max(k, 2) if shown_draft else k], signals
 
     def _sign_off_first(
         self, hits: list[Hit], query: Query, allowed: np.ndarray, evidence: _Evidence

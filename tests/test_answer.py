@@ -454,7 +454,12 @@ def test_a_date_question_quotes_the_sentence_asked_about_and_the_plans_period(as
 
 @pytest.mark.parametrize(
     "question",
-    ["煤气罐什么时候开始改管道燃气?", "我家那条路的架空线什么时候开工入地?", "架空线入地几月份动工?"],
+    [
+        "煤气罐什么时候开始改管道燃气?",
+        "我家那条路的架空线什么时候开工入地?",
+        "架空线入地几月份动工?",
+        "大件垃圾哪几天可以投放?",
+    ],
 )
 def test_when_work_starts_is_more_than_the_plans_period_says(assistant: Assistant, question: str) -> None:
     """The period dates a target's completion, not the start of work or a month."""
@@ -989,3 +994,19 @@ def test_a_hotline_named_as_a_source_of_data_asks_no_number(assistant: Assistant
     assert answer.coverage == "answered" and answer.missing is None
     asked = assistant.ask("发现有人违章搭建 举报打哪个热线")
     assert asked.coverage == "partial" and asked.missing == "联系方式"
+
+
+def test_when_work_gets_started_in_english_is_more_than_the_period_says(assistant: Assistant) -> None:
+    answer = assistant.ask("When will work on burying overhead lines get started?")
+    assert answer.coverage == "partial" and answer.missing == "a date"
+
+
+def test_words_only_the_draft_has_keep_the_draft_task_beside_at_k_1(assistant: Assistant) -> None:
+    answer = assistant.ask("新式里弄卫生设施改造总量是多少平方米?", k=1)
+    assert [(r.doc_id, r.clause) for r in answer.results] == [("plan-final", 10), ("plan-draft", 10)]
+    assert answer.lead.startswith("草案第10项写的“") and answer.coverage == "partial"
+
+
+def test_an_english_hotline_named_as_a_source_of_data_asks_no_number(assistant: Assistant) -> None:
+    answer = assistant.ask("How will the grid and hotline data be combined to improve city management?")
+    assert answer.coverage == "answered" and answer.missing is None

@@ -138,9 +138,7 @@ def test_a_context_naming_no_such_clause_is_a_clear_422(http):
     assert "plan-final#99" in _error(response)["message"]
 
 
-@pytest.mark.parametrize(
-    "field, value", [("abstained", 0), ("abstained", "false"), ("clauses", "plan-final#10")]
-)
+@pytest.mark.parametrize("field, value", [("abstained", 0), ("abstained", "false")])
 def test_a_context_with_a_value_of_the_wrong_type_is_a_422(http, field, value):
     """The context is checked as strictly as the request around it: 0 is not false."""
     context = {"clauses": ["plan-final#10"], field: value}

@@ -461,6 +461,8 @@ def test_spaces_between_chinese_words_part_a_long_messages_sentences(lexicon: Le
         ("哪几家单位牵头河道整治", "who"),
         ("草案分哪几个部分", "what"),  # a part is not a place
         ("精品道路一共有几条?", "count"),
+        ("大件垃圾哪几天可以投放?", "date"),  # 哪几天 still asks when
+        ("架空线入地哪几年完成?", "date"),
     ],
 )
 def test_which_ones_is_asked_by_the_noun_after_it(lexicon: Lexicon, question: str, asks: str) -> None:
@@ -475,3 +477,27 @@ def test_a_service_beside_which_something_is_names_a_place(lexicon: Lexicon) -> 
     assert not names_service("献血屋旁边的垃圾桶", "献血", around)  # 献血屋: a place of two more characters
     assert names_service("献血屋旁边的垃圾桶,献血要预约吗", "献血", around)  # named once as the service
     assert names_service("幼儿园怎么报名", "幼儿园…报名", around)
+
+
+@pytest.mark.parametrize(
+    ("question", "counts"),
+    [
+        ("正式计划一共有多少项任务?", True),
+        ("这个三年行动计划有几项任务", True),
+        ("How many tasks did the draft have?", True),
+        ("有多少个任务跟垃圾分类有关?", False),  # some of the tasks
+        ("加装电梯涉及哪几项任务?", False),
+        ("How many tasks are about parking?", False),
+        ("2025年要完成几项任务?", False),
+        ("正式版和草案各有多少项任务?", False),
+    ],
+)
+def test_the_plans_count_of_tasks_is_asked_only_of_all_of_them(
+    lexicon: Lexicon, question: str, counts: bool
+) -> None:
+    assert parse(question, lexicon).counts_tasks is counts
+
+
+def test_before_and_after_are_not_places_beside_a_service(lexicon: Lexicon) -> None:
+    """入伍前面 is before enlisting, not a place in front of it."""
+    assert names_service("入伍前面要体检吗?", "入伍", lexicon.off_topic_around)
