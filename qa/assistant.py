@@ -41,7 +41,7 @@ from qa.lexicon import AskCue, Lexicon, load_lexicon
 from qa.overlap import asked_pairs, pair_weights, shared_pairs
 from qa.plan_format import split_sentences, strip_heading_number
 from qa.query import Query, parse_query
-from qa.retrieve import MODES, Filters, Hit, Mode, Retriever
+from qa.retrieve import MODES, Filters, Hit, Mode, Retriever, Signals
 from qa.settings import Settings, check_k, load_settings
 from qa.structure import Clause, parse_clauses
 from qa.tokens import Tokenizer
@@ -262,7 +262,7 @@ class Assistant:
         abstained = missing is not None or not results or abstains(signals, self.thresholds)
         margin, dated = self.thresholds.evidence_margin, current.doc_id
         coverage = coverage_of(query, hits, cue, abstained, margin, dated)
-        dropped = not abstained and self._asks_about_dropped_words(query, hits, results)
+        dropped = not abstained and self._asks_about_dropped_words(query, hits, results, signals)
         if dropped and query.version is None and query.asks_detail and cue is not None and cue.missing:
             # Asked of the current plan, a detail only the draft stated is not stated now.
             coverage = "partial"
@@ -340,27 +340,26 @@ class Assistant:
             text = missing + text.removeprefix(no_answer)
         return reply(abstained, text, results, lead)
 
-    def _asks_about_dropped_words(self, query: Query, hits: list[Hit], results: list[Result]) -> bool:
+    def _asks_about_dropped_words(
+        self, query: Query, hits: list[Hit], results: list[Result], signals: Signals
+    ) -> bool:
         """Whether a question quotes the draft's words (平急两用…还有吗?, 新式里弄卫生设施改造多少平方米?):
         the draft counterpart of the top task matches the question better than the task does, and
         its sentence is not in the current plan as it stands. Without a word about versions, by
         the retriever's wider margin (``Weights.dropped``)."""
         # a task number of the draft's may come with the words (草案第14项有开展…,正式版删掉了吗?)
-        if (
-            query.version not in ("compare", None)
-            or not (query.clause is None or query.clause_in_draft)
-            or len(results) < 2
-        ):
+        if not (query.clause is None or query.clause_in_draft) or len(results) < 2:
+            return False
+        if query.version is None:
+            # Retrieval put the draft task beside its current one, unasked.
+            return signals.dropped_words
+        if query.version != "compare":
             return False
         final, draft = results[0], results[1]
         if final.version != "final" or not isinstance(final.clause, int):
             return False
         if self.versions.counterparts.get((final.doc_id, final.clause)) != (draft.doc_id, draft.clause):
             return False
-        if query.version is None:
-            # Retrieval shows a draft task beside its current one unasked only for words the
-            # draft alone has (Retriever._dropped_words).
-            return True
         closer = hits[1].closeness[:1] > hits[0].closeness[:1]
         return closer and draft.highlight.strip() not in self.collection.current_plan.text
 

@@ -577,7 +577,6 @@ def _first_kind(text: str, lexicon: Lexicon, skip: frozenset[str]) -> AskKind | 
 # 提前几天 still asks (how many days ahead?).
 _VAGUE_JI = re.compile(r"(?:[好十这那后]|(?<!提)前)$")
 # 哪几条路 asks which roads, not how many; 哪几天 and 哪几年 still ask when.
-_WHICH_JI = re.compile(r"哪$")
 _WHEN_JI = ("几天", "几年", "几月", "几号", "几时", "几点")
 
 
@@ -587,7 +586,7 @@ def _asked_by(text: str, word: str) -> bool:
         return word in text
     return any(
         not _VAGUE_JI.search(text[: m.start()])
-        and not (_WHICH_JI.search(text[: m.start()]) and not word.startswith(_WHEN_JI))
+        and not (text[: m.start()].endswith("哪") and not word.startswith(_WHEN_JI))
         for m in re.finditer(re.escape(word), text)
     )
 

@@ -74,6 +74,9 @@ class Signals:
     off_topic_lead: float = -1.0
     about_document: bool = False  # 印发, 审议, 邮箱 …: asks about one of the background documents
     searched: int = 0  # chunks left once the filters applied
+    # The draft task after the first result is there for words only the draft has, unasked
+    # (``Retriever._dropped_words``): the answer quotes it as superseded.
+    dropped_words: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class Retriever:
         for i, sentence in enumerate(index.sentences):
             self._sentences_of.setdefault(sentence.chunk, []).append(i)
         self._sentence_chunk = np.array([s.chunk for s in index.sentences], dtype=np.int64)
-        self._current_text = "\n".join(ch.text for ch in index.chunks if ch.doc_id == self._plans["final"])
+        self._current_text = collection.current_plan.text
         self._draft = np.array([ch.doc_id == self._plans["draft"] for ch in index.chunks])
         self._final = np.array([ch.doc_id == self._plans["final"] for ch in index.chunks])
         self._has_units = np.array([bool(ch.lead_units) for ch in index.chunks])
@@ -266,19 +269,11 @@ class Retriever:
         ordered = self._sign_off_first(
             self._order_versions(head + pool, query, allowed, evidence), query, allowed, evidence
         )
-        # The draft task of words only the draft has stays beside its current one even at k=1:
-        # the answer quotes it (Assistant._asks_about_dropped_words).
-        first, second = (ordered + [None, None])[:2]
-        shown_draft = (
-            query.version is None
-            and first is not None
-            and second is not None
-            and second.chunk.doc_id == self._plans["draft"]
-            and isinstance(second.chunk.clause, int)
-            and self._counterparts.get((second.chunk.doc_id, second.chunk.clause))
-            == (first.chunk.doc_id, first.chunk.clause)
-        )
-        return ordered[: max(k, 2) if shown_draft else k], signals
+        dropped = self._dropped_words(ordered, query, allowed, evidence)
+        if dropped is None:
+            return ordered[:k], signals
+        # Beside its current task even at k=1: the answer quotes it.
+        return [ordered[0], dropped, *ordered[1 : max(k, 2) - 1]], replace(signals, dropped_words=True)
 
     def _sign_off_first(
         self, hits: list[Hit], query: Query, allowed: np.ndarray, evidence: _Evidence
@@ -461,17 +456,16 @@ class Retriever:
                 or not isinstance(h.chunk.clause, int)
                 or self._counterparts.get((h.chunk.doc_id, h.chunk.clause)) not in shown
             ]
-            dropped = self._dropped_words(hits, allowed, evidence)
-            if dropped is not None:
-                hits = [hits[0], dropped, *hits[1:]]
         return hits
 
-    def _dropped_words(self, hits: list[Hit], allowed: np.ndarray, evidence: _Evidence) -> Hit | None:
+    def _dropped_words(
+        self, hits: list[Hit], query: Query, allowed: np.ndarray, evidence: _Evidence
+    ) -> Hit | None:
         """The draft counterpart of the first current task, when the question is about words only
         the draft has (新式里弄卫生设施改造总量是多少?: 17.7万平方米 was deleted from the final plan):
         its closest sentence is closer to the question than any of the task's by the ``dropped``
         margin and is not in the current plan. A reworded sentence is hardly closer."""
-        if not hits or self.weights.dropped >= 1 or not allowed.all():
+        if not hits or query.version is not None or self.weights.dropped >= 1 or not allowed.all():
             # Within a filter the current task that kept the words may be left out (a unit's
             # filter leaves out task 29, which took the draft's e-bike sentences from task 25).
             return None
