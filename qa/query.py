@@ -25,6 +25,7 @@ __all__ = [
     "normalise",
     "parse_query",
     "is_english",
+    "asking_clause",
     "find_focus",
     "version_status",
     "question_too_long",
@@ -171,6 +172,9 @@ class Query:
     expansions: tuple[str, ...] = field(default=())
     roles: tuple[str, ...] = ()  # roles of the background documents it points at (印发 -> issuance-notice)
     off_topic: bool = False  # names a subject the plan does not cover (房价, 落户, 医保 …)
+    # Names it in the clause that asks (电动自行车上牌去哪里办?), not only in the story around it
+    # (想去教堂做礼拜,滨水步道什么时候贯通?): the plan's words beside it then do not vouch for it.
+    off_topic_asked: bool = False
     asks: AskKind = "what"  # what the question asks for: an amount, a date, who, …
     # In a long message, the sentence that asks (offsets into ``raw``); the rest is its story.
     focus: tuple[int, int] | None = None
@@ -256,7 +260,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     asking = _span_text(raw, asking_span) or text
     expansions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
-    off_topic = False
+    off_topic = off_topic_asked = False
     if lexicon is not None:
         unit = _named_unit(text, lexicon)
         # The plan's wording is added for the words of the asking sentence only: a long message's
@@ -267,6 +271,11 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
             role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
         off_topic = any(names_service(asking, w, lexicon.off_topic_around) for w in lexicon.off_topics)
+        if off_topic:
+            asked = asking_clause(asking)
+            off_topic_asked = any(
+                names_service(asked, w, lexicon.off_topic_around) for w in lexicon.off_topics
+            )
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
     status: ListedStatus | None = None
     if lexicon is not None and clause is None and not lists:
@@ -293,6 +302,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         expansions=expansions,
         roles=roles,
         off_topic=off_topic,
+        off_topic_asked=off_topic_asked,
         asks=asks,
         focus=focus,
         asking=asking_span,
@@ -493,6 +503,22 @@ def _sentence_of(raw: str, focus: tuple[int, int] | None) -> tuple[int, int] | N
         if m.start() <= focus[1] - 1 < m.end():
             return min(m.start(), focus[0]), focus[1]
     return focus
+
+
+def asking_clause(sentence: str) -> str:
+    """The clause of an asking sentence that asks: its last clause with a question word, with the
+    clause before it when it is too short to name a subject (电动车上牌,谁管?); the whole
+    sentence when no clause asks."""
+    text = _punctuated(sentence)
+    clauses = [m.span() for m in _MESSAGE_CLAUSE.finditer(text) if text[m.start() : m.end()].strip()]
+    asking = [i for i, (a, b) in enumerate(clauses) if _ASKING.search(text[a:b])]
+    if not asking:
+        return sentence
+    i = asking[-1]
+    start, end = clauses[i]
+    if end - start < _SHORT_QUESTION and i > 0:
+        start = clauses[i - 1][0]
+    return sentence[start:end]
 
 
 def find_focus(raw: str) -> tuple[int, int] | None:

@@ -66,6 +66,7 @@ class Signals:
     top_bm25: float
     routed: bool  # a clause number or a named lead unit decided the results
     off_topic: bool = False  # the question names a subject the plan does not cover
+    off_topic_asked: bool = False  # … in the clause that asks (``Query.off_topic_asked``)
     # BM25 of the question's own words: the plan's wording added for everyday words must not make
     # an off-topic question (地铁票价 -> 轨交) look covered.
     top_bm25_plain: float = 0.0
@@ -231,6 +232,7 @@ class Retriever:
             top_bm25=float(lexical[allowed].max()),
             routed=query.version == "compare",  # a question about how the versions differ is about the plan
             off_topic=query.off_topic,
+            off_topic_asked=query.off_topic_asked,
             top_bm25_plain=float(plain[allowed].max()),
             about_document=bool(query.roles) and (doc_role is None or doc_role in query.roles),
             searched=searched,

@@ -6,7 +6,7 @@ import pytest
 
 from qa.errors import InvalidQuestion
 from qa.lexicon import Lexicon, load_lexicon
-from qa.query import Query, is_english, names_service, normalise, parse_query
+from qa.query import Query, asking_clause, is_english, names_service, normalise, parse_query
 from tests.conftest import CORPUS
 
 
@@ -477,6 +477,26 @@ def test_a_service_beside_which_something_is_names_a_place(lexicon: Lexicon) -> 
     assert not names_service("献血屋旁边的垃圾桶", "献血", around)  # 献血屋: a place of two more characters
     assert names_service("献血屋旁边的垃圾桶,献血要预约吗", "献血", around)  # named once as the service
     assert names_service("幼儿园怎么报名", "幼儿园…报名", around)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "clause"),
+    [
+        ("电动自行车上牌去哪里办?", "电动自行车上牌去哪里办?"),
+        ("电动车上牌,谁管?", "电动车上牌,谁管?"),  # too short to name a subject alone
+        ("想周末去教堂做礼拜,滨水步道什么时候能贯通?", "滨水步道什么时候能贯通?"),
+        ("我家门口,很脏。", "我家门口,很脏。"),  # no clause asks: the whole sentence
+    ],
+)
+def test_the_clause_that_asks(sentence: str, clause: str) -> None:
+    assert asking_clause(sentence) == clause
+
+
+def test_a_service_named_where_the_question_asks_is_told_from_one_in_its_story(lexicon: Lexicon) -> None:
+    asked = parse("加装电梯以后,养老金怎么领?", lexicon)
+    assert asked.off_topic and asked.off_topic_asked
+    story = parse("我骑电动自行车去教堂做礼拜,电动自行车在楼道充电谁管?", lexicon)
+    assert story.off_topic and not story.off_topic_asked
 
 
 @pytest.mark.parametrize(
