@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
@@ -110,6 +111,18 @@ class Lexicon:
         return [*self.terms, *self.unit_aliases, *(w for ws in self.everyday.values() for w in ws)]
 
 
+# Entries per passage of a kind of service: a kind's vector is the mean of what its passage names,
+# so a kind that grows past this is embedded as several passages, not diluted into one.
+_SERVICE_PASSAGE = 20
+
+
+def _groups(items: Sequence[str], most: int) -> list[Sequence[str]]:
+    """``items`` in consecutive groups of at most ``most``, as even in size as can be."""
+    n = -(-len(items) // most)
+    size = -(-len(items) // max(n, 1))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def load_lexicon(lexicon_dir: Path) -> Lexicon:
     """The lexicon data files in ``corpus/lexicon/``."""
     everyday = json.loads((lexicon_dir / "everyday.json").read_text(encoding="utf-8"))["terms"]
@@ -194,7 +207,9 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
             ]
         ),
         off_topic_services=tuple(
-            f"{service}: {'、'.join(words)}" for service, words in off_categories.items()
+            f"{service}: {'、'.join(group)}"
+            for service, words in off_categories.items()
+            for group in _groups(words, _SERVICE_PASSAGE)
         ),
         off_topic_around=re.compile(rf"[\u4e00-\u9fff]{{0,2}}?(?:{around})") if around else None,
     )

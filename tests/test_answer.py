@@ -610,6 +610,9 @@ def test_a_question_meaning_a_subject_the_plan_does_not_cover_is_declined(assist
         "长宁图书馆借书证怎么办?",
         "快递丢件了找谁?",
         "邻居半夜吵闹,邻里纠纷找谁调解?",
+        "周末想去苏州河边夜钓,要办证吗?",  # a river the plan covers, an activity it does not
+        "家里的燃气费在哪里交?",
+        "区政务服务中心周六上班吗?",
         "How do I get a library card?",
     ],
 )
