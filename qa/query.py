@@ -181,6 +181,8 @@ class Query:
     # The whole sentence the focus is in: what the message asks for and which subjects it names
     # are read here (a focus may be the last clause only: "…, and did it find any problems?").
     asking: tuple[int, int] | None = None
+    # Where the asking sentence's subject is named: the sentence before it too when it points back.
+    subject: tuple[int, int] | None = None
     glossary_terms: tuple[str, ...] = ()  # the plan's words an English question names (glossary)
     about_period: bool = False  # asks when the plan itself runs or ends
     counts_tasks: bool = False  # asks how many tasks the plan has (not a part's, a unit's …)
@@ -198,6 +200,11 @@ class Query:
     def asking_text(self) -> str:
         """The sentence that asks, in a long message; the whole question otherwise."""
         return _span_text(self.raw, self.asking) or self.text
+
+    @property
+    def subject_text(self) -> str:
+        """The asking sentence with the sentence it points back to, if it does."""
+        return _span_text(self.raw, self.subject) or self.asking_text
 
     @property
     def numbered_version(self) -> Version:
@@ -258,6 +265,9 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     asking_span = _sentence_of(raw, focus)
     # A long message's asking sentence: what it asks for and the subjects it names come from here.
     asking = _span_text(raw, asking_span) or text
+    # An asking sentence that points back (这种情况怎么办? Will I get fined for it?) names its
+    # subject in the sentence before it.
+    subject_span = _referred_to(raw, asking_span)
     expansions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     off_topic = off_topic_asked = False
@@ -270,7 +280,8 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         roles = tuple(
             role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
-        off_topic = any(names_service(asking, w, lexicon.off_topic_around) for w in lexicon.off_topics)
+        named = _span_text(raw, subject_span) or asking
+        off_topic = any(names_service(named, w, lexicon.off_topic_around) for w in lexicon.off_topics)
         if off_topic:
             asked = asking_clause(asking)
             off_topic_asked = any(
@@ -306,6 +317,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         asks=asks,
         focus=focus,
         asking=asking_span,
+        subject=subject_span,
         glossary_terms=glossary_terms,
         asks_detail=_asks_detail(asking, asks, lexicon),
         also_asks=_also_asked(asking, asks, lexicon),
@@ -493,6 +505,18 @@ _SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u4e00-\u9fff])[ \t\u3000]+(?=[\u4e00-\u9
 def _punctuated(raw: str) -> str:
     """``raw`` with each space between Chinese characters read as a full stop, offsets unchanged."""
     return _SPACE_BETWEEN_HAN.sub(lambda m: "。" * len(m.group()), raw)
+
+
+# Words with which a question points back at what the message said before it.
+_REFERS_BACK = re.compile(r"这种|这样|这个情况|这事|这件事|那种|\b(?:it|this|that|they|them)\b", re.I)
+
+
+def _referred_to(raw: str, asking: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The asking sentence with the sentence before it, when the asking sentence points back."""
+    if asking is None or not _REFERS_BACK.search(raw[asking[0] : asking[1]]):
+        return asking
+    before = [m.start() for m in _MESSAGE_SENTENCE.finditer(_punctuated(raw)) if m.end() <= asking[0]]
+    return (before[-1], asking[1]) if before else asking
 
 
 def _sentence_of(raw: str, focus: tuple[int, int] | None) -> tuple[int, int] | None:

@@ -205,9 +205,10 @@ class Retriever:
             sentence_words = focus_words + sentence_words
         dense = self.index.dense_scores(qvec)
         lexical = self.index.bm25_scores(words)
-        # How strongly the plan's own words match the asking sentence, without added wording: a
-        # long message's story (最近小区在搞精品小区改造) does not vouch for its question (养老金).
-        asked = query.asking_text
+        # How strongly the plan's own words match the asking sentence (with the sentence it points
+        # back to), without added wording: a long message's story (最近小区在搞精品小区改造) does not
+        # vouch for its question (养老金).
+        asked = query.subject_text
         plain = lexical if text == asked else self.index.bm25_scores(self._tokenizer.tokens(asked))
         allowed = self._allowed(filters)
         if scope is not None:

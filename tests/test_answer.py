@@ -613,6 +613,8 @@ def test_a_question_meaning_a_subject_the_plan_does_not_cover_is_declined(assist
         "周末想去苏州河边夜钓,要办证吗?",  # a river the plan covers, an activity it does not
         "家里的燃气费在哪里交?",
         "区政务服务中心周六上班吗?",
+        # named in the sentence the question points back to
+        "周末想带上小孙子一起去苏州河边钓鱼,顺便在河边的步道上走走晒晒太阳。这样做会不会被罚款?",
         "How do I get a library card?",
     ],
 )

@@ -492,6 +492,19 @@ def test_the_clause_that_asks(sentence: str, clause: str) -> None:
     assert asking_clause(sentence) == clause
 
 
+def test_a_question_that_points_back_names_its_subject_in_the_sentence_before(lexicon: Lexicon) -> None:
+    story = "周末想带上小孙子一起去苏州河边钓鱼,顺便在河边的步道上走走晒晒太阳。"
+    query = parse(story + "这样做会不会被罚款?", lexicon)
+    assert query.asking_text == "这样做会不会被罚款?"
+    assert query.subject_text == story + "这样做会不会被罚款?"
+    assert query.off_topic and not query.off_topic_asked  # named, though not in the asking sentence
+    plain = parse(story + "河边步道什么时候能贯通?", lexicon)  # asks about something of its own
+    assert plain.subject_text == plain.asking_text == "河边步道什么时候能贯通?"
+    assert not plain.off_topic
+    english = parse("Can I go fishing along Suzhou Creek? Will I get fined for it?", lexicon)
+    assert english.asking_text == "Will I get fined for it?" and english.off_topic
+
+
 def test_a_service_named_where_the_question_asks_is_told_from_one_in_its_story(lexicon: Lexicon) -> None:
     asked = parse("加装电梯以后,养老金怎么领?", lexicon)
     assert asked.off_topic and asked.off_topic_asked
