@@ -39,6 +39,7 @@ from qa.errors import InvalidQuestion
 from qa.index import Index, ensure_index
 from qa.lexicon import AskCue, Lexicon, load_lexicon
 from qa.overlap import asked_pairs, pair_weights, shared_pairs
+from qa.places import named_places
 from qa.plan_format import split_sentences, strip_heading_number
 from qa.query import Query, parse_query
 from qa.retrieve import MODES, Filters, Hit, Mode, Retriever, Signals
@@ -152,6 +153,21 @@ class Assistant:
             load_cues(self.settings.corpus_dir / "lexicon"),
             reason_paragraphs(self.versions, self.collection),
         )
+
+    @cached_property
+    def _documents_text(self) -> str:
+        return "\n".join(doc.text for doc in self.collection.documents)
+
+    def _about_another_place(self, query: Query, hits: list[Hit]) -> bool:
+        """Whether a question asks when a current task reaches a place of its own the documents
+        never name (天山路的人行道啥时候修?): the task's target is the district's, and says nothing of
+        that street in particular. Not asked whether: 我家住在天山路…计划里有没有说? is answered by
+        the task."""
+        if query.english or query.asks_dated or query.asks != "date" or not hits:
+            return False
+        if hits[0].chunk.doc_id != self.collection.current_plan.doc_id:
+            return False
+        return bool(named_places(self.tokenizer.words(query.subject_text), self._documents_text))
 
     def _embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_queries([text])[0]
@@ -283,6 +299,8 @@ class Assistant:
             other = unstated_detail(query, hits, self.lexicon, margin, dated)
             if other is not None:
                 coverage, unstated = "partial", other
+        if coverage == "answered" and self._about_another_place(query, hits):
+            coverage, unstated = "partial", self.lexicon.cue("place")
         not_stated = None
         if coverage == "partial" and unstated is not None and unstated.missing is not None:
             not_stated = unstated.missing[1] if query.english else unstated.missing[0]

@@ -128,6 +128,10 @@ class Tokenizer:
             self._jieba = _dictionary(self._words, self._saved)
         return self._jieba
 
+    def words(self, text: str) -> list[str]:
+        """Words in jieba's precise mode, as written: each character in exactly one word."""
+        return [w for w in self._dictionary().cut(text) if w.strip()]
+
     def tokens(self, text: str) -> list[str]:
         """Search-mode words (long words and their parts), lower-cased, without stop words or punctuation."""
         out = []
