@@ -67,7 +67,7 @@ class Index:
     bm25: bm25s.BM25
     manifest: dict[str, object]
     path: Path
-    # The kinds of service the plan does not cover, one passage each (``Lexicon.off_topic_services``),
+    # The kinds of service the plan does not cover, in passages (``Lexicon.off_topic_services``),
     # embedded with the chunks: embedding them at every start cost a second of the cold start.
     service_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 

@@ -90,8 +90,9 @@ class Lexicon:
     version_status: StatusCues = field(default_factory=StatusCues, repr=False)
     # Words that ask when a document was issued or written (印发, issued): its sign-off answers.
     dated_cues: tuple[str, ...] = ()
-    # One passage per kind of service the plan does not cover (its name and entries), for the
-    # embedder: a question may mean a service without naming any of its entries.
+    # Passages of the kinds of service the plan does not cover (a kind's name and at most
+    # ``_SERVICE_PASSAGE`` of its entries each), for the embedder: a question may mean a service
+    # without naming any of its entries.
     off_topic_services: tuple[str, ...] = ()
     # What follows an off-topic entry that names a place beside which something is (派出所门口).
     off_topic_around: re.Pattern[str] | None = None
@@ -111,13 +112,15 @@ class Lexicon:
         return [*self.terms, *self.unit_aliases, *(w for ws in self.everyday.values() for w in ws)]
 
 
-# Entries per passage of a kind of service: a kind's vector is the mean of what its passage names,
-# so a kind that grows past this is embedded as several passages, not diluted into one.
+# Entries per passage of a kind of service: one embedded passage naming ever more entries is
+# close to none of them, so a kind that grows past this is embedded as several passages.
 _SERVICE_PASSAGE = 20
 
 
 def _groups(items: Sequence[str], most: int) -> list[Sequence[str]]:
     """``items`` in consecutive groups of at most ``most``, as even in size as can be."""
+    if not items:
+        return []
     n = -(-len(items) // most)
     size = -(-len(items) // max(n, 1))
     return [items[i : i + size] for i in range(0, len(items), size)]

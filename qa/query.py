@@ -172,14 +172,16 @@ class Query:
     expansions: tuple[str, ...] = field(default=())
     roles: tuple[str, ...] = ()  # roles of the background documents it points at (印发 -> issuance-notice)
     off_topic: bool = False  # names a subject the plan does not cover (房价, 落户, 医保 …)
-    # Names it in the clause that asks (电动自行车上牌去哪里办?), not only in the story around it
-    # (想去教堂做礼拜,滨水步道什么时候贯通?): the plan's words beside it then do not vouch for it.
+    # Names it in the clause that asks where or how to get it done (电动自行车上牌去哪里办?), not
+    # only in the story around it (想去教堂做礼拜,滨水步道什么时候贯通?): the plan's words beside it
+    # then do not vouch for it. Asked whether, who or how much (充电要交电费吗?), it may be a detail
+    # of the plan's subject the plan leaves out, a partial answer.
     off_topic_asked: bool = False
     asks: AskKind = "what"  # what the question asks for: an amount, a date, who, …
     # In a long message, the sentence that asks (offsets into ``raw``); the rest is its story.
     focus: tuple[int, int] | None = None
-    # The whole sentence the focus is in: what the message asks for and which subjects it names
-    # are read here (a focus may be the last clause only: "…, and did it find any problems?").
+    # The whole sentence the focus is in: what the message asks for is read here (a focus may be
+    # the last clause only: "…, and did it find any problems?").
     asking: tuple[int, int] | None = None
     # Where the asking sentence's subject is named: the sentence before it too when it points back.
     subject: tuple[int, int] | None = None
@@ -263,7 +265,8 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
     unit = lists = None
     focus = find_focus(raw)
     asking_span = _sentence_of(raw, focus)
-    # A long message's asking sentence: what it asks for and the subjects it names come from here.
+    # A long message's asking sentence: what it asks for comes from here, the subjects it names
+    # from here and the sentence it points back to (``subject``).
     asking = _span_text(raw, asking_span) or text
     # An asking sentence that points back (这种情况怎么办? Will I get fined for it?) names its
     # subject in the sentence before it.
@@ -281,12 +284,7 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
             role for role, words in lexicon.doc_intents.items() if any(_mentions(text, w) for w in words)
         )
         named = _span_text(raw, subject_span) or asking
-        off_topic = any(names_service(named, w, lexicon.off_topic_around) for w in lexicon.off_topics)
-        if off_topic:
-            asked = asking_clause(asking)
-            off_topic_asked = any(
-                names_service(asked, w, lexicon.off_topic_around) for w in lexicon.off_topics
-            )
+        off_topic = _names_a_service(named, lexicon)
     lists = unit is not None and bool(_LISTS_TASKS.search(text)) and clause is None
     status: ListedStatus | None = None
     if lexicon is not None and clause is None and not lists:
@@ -298,6 +296,8 @@ def parse_query(raw: object, max_chars: int = 500, lexicon: Lexicon | None = Non
         asks = "list" if lists or status is not None else _asks(asking, lexicon)
         if english:
             glossary_terms = _glossary_terms(text, lexicon)
+        if off_topic and asks in _GETTING_DONE:
+            off_topic_asked = _names_a_service(asking_clause(asking), lexicon)
     return Query(
         raw=raw,
         text=text,
@@ -412,6 +412,10 @@ def names_entry(text: str, entry: str) -> bool:
     return True
 
 
+def _names_a_service(text: str, lexicon: Lexicon) -> bool:
+    return any(names_service(text, w, lexicon.off_topic_around) for w in lexicon.off_topics)
+
+
 def names_service(text: str, entry: str, around: re.Pattern[str] | None) -> bool:
     """Whether ``text`` names an off-topic ``entry`` as the service itself, not as the place
     beside which something is: 派出所 in 派出所门口的人行道坏了 or 献血 in 献血屋旁边的垃圾桶 is
@@ -478,6 +482,10 @@ def _expansions(text: str, lexicon: Lexicon) -> tuple[str, ...]:
     return tuple(out)
 
 
+_ENGLISH_STOP = re.compile(r"(?<=[A-Za-z])\.(?=\s)")
+# What a question asks for when it asks how to get a service: where to go, how, whom to call.
+_GETTING_DONE = ("place", "how", "contact")
+
 # A message of this many characters or more is read for the sentence that asks.
 _LONG_MESSAGE = 40
 # Where a message's sentences end; a comma ends a clause that can carry the question too.
@@ -515,7 +523,11 @@ def _referred_to(raw: str, asking: tuple[int, int] | None) -> tuple[int, int] | 
     """The asking sentence with the sentence before it, when the asking sentence points back."""
     if asking is None or not _REFERS_BACK.search(raw[asking[0] : asking[1]]):
         return asking
-    before = [m.start() for m in _MESSAGE_SENTENCE.finditer(_punctuated(raw)) if m.end() <= asking[0]]
+    before = [
+        m.start()
+        for m in _MESSAGE_SENTENCE.finditer(_punctuated(raw))
+        if m.end() <= asking[0] and m.group().strip(" \t\r\n\u3000。")
+    ]
     return (before[-1], asking[1]) if before else asking
 
 
@@ -533,7 +545,8 @@ def asking_clause(sentence: str) -> str:
     """The clause of an asking sentence that asks: its last clause with a question word, with the
     clause before it when it is too short to name a subject (电动车上牌,谁管?); the whole
     sentence when no clause asks."""
-    text = _punctuated(sentence)
+    # An English full stop ends a clause too (I fish there every week. Where do I get a permit?).
+    text = _ENGLISH_STOP.sub("。", _punctuated(sentence))
     clauses = [m.span() for m in _MESSAGE_CLAUSE.finditer(text) if text[m.start() : m.end()].strip()]
     asking = [i for i, (a, b) in enumerate(clauses) if _ASKING.search(text[a:b])]
     if not asking:

@@ -485,6 +485,8 @@ def test_a_service_beside_which_something_is_names_a_place(lexicon: Lexicon) -> 
         ("电动自行车上牌去哪里办?", "电动自行车上牌去哪里办?"),
         ("电动车上牌,谁管?", "电动车上牌,谁管?"),  # too short to name a subject alone
         ("想周末去教堂做礼拜,滨水步道什么时候能贯通?", "滨水步道什么时候能贯通?"),
+        ("我家门口,很脏,楼道的灯坏了去哪里报修?还有,谢谢。", "楼道的灯坏了去哪里报修?"),  # the last clause that asks
+        ("I fish there every week. Where do I get a permit?", " Where do I get a permit?"),
         ("我家门口,很脏。", "我家门口,很脏。"),  # no clause asks: the whole sentence
     ],
 )
@@ -503,11 +505,16 @@ def test_a_question_that_points_back_names_its_subject_in_the_sentence_before(le
     assert not plain.off_topic
     english = parse("Can I go fishing along Suzhou Creek? Will I get fined for it?", lexicon)
     assert english.asking_text == "Will I get fined for it?" and english.off_topic
+    # A line of only a line break is not the sentence pointed back to.
+    apart = parse(story + "\r\n这样做会不会被罚款?", lexicon)
+    assert apart.off_topic and "钓鱼" in apart.subject_text
 
 
 def test_a_service_named_where_the_question_asks_is_told_from_one_in_its_story(lexicon: Lexicon) -> None:
     asked = parse("加装电梯以后,养老金怎么领?", lexicon)
     assert asked.off_topic and asked.off_topic_asked
+    whether = parse("电动自行车集中充电要交电费吗?", lexicon)  # asked whether, not where or how
+    assert whether.off_topic and not whether.off_topic_asked
     story = parse("我骑电动自行车去教堂做礼拜,电动自行车在楼道充电谁管?", lexicon)
     assert story.off_topic and not story.off_topic_asked
 
