@@ -476,6 +476,9 @@ def test_a_service_beside_which_something_is_names_a_place(lexicon: Lexicon) -> 
     assert not names_service("派出所门口的人行道坏了", "派出所", around)
     assert not names_service("献血屋旁边的垃圾桶", "献血", around)  # 献血屋: a place of two more characters
     assert names_service("献血屋旁边的垃圾桶,献血要预约吗", "献血", around)  # named once as the service
+    assert not names_service("派出所门前那条马路积水", "派出所", around)
+    assert not names_service("派出所前面的人行道坑坑洼洼", "派出所", around)
+    assert names_service("入伍前面要体检吗", "入伍", around)  # 前面 alone is also "before"
     assert names_service("幼儿园怎么报名", "幼儿园…报名", around)
 
 
@@ -485,7 +488,10 @@ def test_a_service_beside_which_something_is_names_a_place(lexicon: Lexicon) -> 
         ("电动自行车上牌去哪里办?", "电动自行车上牌去哪里办?"),
         ("电动车上牌,谁管?", "电动车上牌,谁管?"),  # too short to name a subject alone
         ("想周末去教堂做礼拜,滨水步道什么时候能贯通?", "滨水步道什么时候能贯通?"),
-        ("我家门口,很脏,楼道的灯坏了去哪里报修?还有,谢谢。", "楼道的灯坏了去哪里报修?"),  # the last clause that asks
+        (
+            "我家门口,很脏,楼道的灯坏了去哪里报修?还有,谢谢。",
+            "楼道的灯坏了去哪里报修?",
+        ),  # the last clause that asks
         ("I fish there every week. Where do I get a permit?", " Where do I get a permit?"),
         ("我家门口,很脏。", "我家门口,很脏。"),  # no clause asks: the whole sentence
     ],
