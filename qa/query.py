@@ -541,10 +541,19 @@ def _sentence_of(raw: str, focus: tuple[int, int] | None) -> tuple[int, int] | N
     return focus
 
 
+# Words of a clause that asks without naming what it asks about (到哪里去办理呢?, 具体应该怎么弄?):
+# question words, the verbs of getting something done and particles; the rest is its subject.
+_SUBJECTLESS = re.compile(
+    rf"(?:{_ASKING.pattern})|[去到找在要想能可以应该该具体一下这件事个还又再先都就才呢吗啊呀吧了的得么办理弄申请预约报名交里时候好样处儿"
+    r"\s,,。!?!?;;]",
+    re.I,
+)
+
+
 def asking_clause(sentence: str) -> str:
     """The clause of an asking sentence that asks: its last clause with a question word, with the
-    clause before it when it is too short to name a subject (电动车上牌,谁管?); the whole
-    sentence when no clause asks."""
+    clause before it when it is too short to name a subject (电动车上牌,谁管?) or names none
+    (电动车上牌,到哪里去办理呢?); the whole sentence when no clause asks."""
     # An English full stop ends a clause too (I fish there every week. Where do I get a permit?).
     text = _ENGLISH_STOP.sub("。", _punctuated(sentence))
     clauses = [m.span() for m in _MESSAGE_CLAUSE.finditer(text) if text[m.start() : m.end()].strip()]
@@ -553,7 +562,7 @@ def asking_clause(sentence: str) -> str:
         return sentence
     i = asking[-1]
     start, end = clauses[i]
-    if end - start < _SHORT_QUESTION and i > 0:
+    if i > 0 and (end - start < _SHORT_QUESTION or not _SUBJECTLESS.sub("", text[start:end]).strip()):
         start = clauses[i - 1][0]
     return sentence[start:end]
 

@@ -631,6 +631,7 @@ def test_a_question_naming_another_public_service_is_declined(assistant: Assista
     [
         ("加装电梯以后,养老金怎么领?", True),
         ("电动自行车上牌,去哪里办?", True),
+        ("电动自行车上牌,到哪里去办理呢?", True),  # the clause that asks names nothing of its own
         ("我骑电动自行车去教堂做礼拜,电动自行车在楼道充电谁管?", False),
         # asked whether, not where or how: a detail of the plan's subject it leaves out
         ("电动自行车集中充电要交电费吗?", False),

@@ -487,6 +487,8 @@ def test_a_service_beside_which_something_is_names_a_place(lexicon: Lexicon) -> 
     [
         ("电动自行车上牌去哪里办?", "电动自行车上牌去哪里办?"),
         ("电动车上牌,谁管?", "电动车上牌,谁管?"),  # too short to name a subject alone
+        ("电动车上牌,到哪里去办理呢?", "电动车上牌,到哪里去办理呢?"),  # names no subject of its own
+        ("我去派出所办事,看到人行道坏了,去哪里报修?", "看到人行道坏了,去哪里报修?"),
         ("想周末去教堂做礼拜,滨水步道什么时候能贯通?", "滨水步道什么时候能贯通?"),
         (
             "我家门口,很脏,楼道的灯坏了去哪里报修?还有,谢谢。",
