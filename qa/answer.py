@@ -65,8 +65,8 @@ NO_ANSWER_EN = "The plan does not directly address this question."
 
 def abstains(signals: Signals, thresholds: Thresholds) -> bool:
     """Abstain when nothing routed the question and either it names or means a subject the plan
-    does not cover, in the clause that asks or without matching the plan's words strongly, or
-    neither signal reaches its threshold.
+    does not cover, in the clause that asks where or how to get it done or without matching the
+    plan's words strongly, or neither signal reaches its threshold.
 
     The thresholds are tuned on the gold set's dev split (``corpus/tuned.json``).
     """
@@ -75,8 +75,8 @@ def abstains(signals: Signals, thresholds: Thresholds) -> bool:
     # Named (房价) or meant (公办幼儿园, near 幼儿园报名): a subject the plan does not cover.
     off_topic = signals.off_topic or signals.off_topic_lead > thresholds.off_topic_lead
     # A strong match to the plan's own words vouches for a question that names another service
-    # in its story (派出所门前那条马路积水), not for one that asks about the service itself
-    # (电动自行车上牌去哪里办?: 电动自行车 is the plan's, 上牌 is not).
+    # in its story (派出所门前那条马路积水), not for one that asks where or how to get the service
+    # itself (电动自行车上牌去哪里办?: 电动自行车 is the plan's, 上牌 is not).
     if off_topic and (signals.off_topic_asked or signals.top_bm25_plain < thresholds.off_topic_bm25):
         return True
     if signals.about_document:

@@ -66,7 +66,8 @@ class Signals:
     top_bm25: float
     routed: bool  # a clause number or a named lead unit decided the results
     off_topic: bool = False  # the question names a subject the plan does not cover
-    off_topic_asked: bool = False  # … in the clause that asks (``Query.off_topic_asked``)
+    # … in the clause that asks where or how to get it done (``Query.off_topic_asked``)
+    off_topic_asked: bool = False
     # BM25 of the question's own words: the plan's wording added for everyday words must not make
     # an off-topic question (地铁票价 -> 轨交) look covered.
     top_bm25_plain: float = 0.0
