@@ -482,7 +482,6 @@ def _expansions(text: str, lexicon: Lexicon) -> tuple[str, ...]:
     return tuple(out)
 
 
-_ENGLISH_STOP = re.compile(r"(?<=[A-Za-z])\.(?=\s)")
 # What a question asks for when it asks how to get a service: where to go, how, whom to call.
 _GETTING_DONE = ("place", "how", "contact")
 
@@ -541,6 +540,8 @@ def _sentence_of(raw: str, focus: tuple[int, int] | None) -> tuple[int, int] | N
     return focus
 
 
+# An English full stop after a word: within an asking sentence it ends a clause as a comma does.
+_ENGLISH_STOP = re.compile(r"(?<=[A-Za-z])\.(?=\s)")
 # Words of a clause that asks without naming what it asks about (到哪里去办理呢?, 具体应该怎么弄?):
 # question words, the verbs of getting something done and particles; the rest is its subject.
 _SUBJECTLESS = re.compile(

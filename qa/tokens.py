@@ -129,7 +129,7 @@ class Tokenizer:
         return self._jieba
 
     def words(self, text: str) -> list[str]:
-        """Words in jieba's precise mode, as written: each character in exactly one word."""
+        """Words in jieba's precise mode, as written and in order; spaces are left out."""
         return [w for w in self._dictionary().cut(text) if w.strip()]
 
     def tokens(self, text: str) -> list[str]:
